@@ -15,7 +15,11 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['packages/*/test/**/*.it.test.ts', 'services/*/test/**/*.it.test.ts', 'test/**/*.it.test.ts'],
+          include: [
+            'packages/*/test/**/*.it.test.ts',
+            'services/*/test/**/*.it.test.ts',
+            'test/**/*.it.test.ts',
+          ],
           exclude: ['**/node_modules/**'],
           globalSetup: ['test/src/global-setup.ts'],
           testTimeout: 60_000,

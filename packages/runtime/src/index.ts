@@ -1,0 +1,27 @@
+export type { ConfigOf, ConfigSpec, EnvVar } from './config.ts';
+export { ConfigError, describeConfig, env, loadConfig, parseDuration } from './config.ts';
+export type { Logger, LogLevel } from './logger.ts';
+export { createLogger, LOG_LEVELS } from './logger.ts';
+export type {
+  ConsumerDefinition,
+  KvDefinition,
+  NatsFeatures,
+  NatsHandle,
+  Provisioning,
+  StreamDefinition,
+} from './nats.ts';
+export {
+  compareVersions,
+  connectNats,
+  featuresOf,
+  MIN_NATS_VERSION,
+  NatsVersionError,
+  provision,
+  terminate,
+} from './nats.ts';
+export type { OpsServer, ReadinessCheck } from './ops-http.ts';
+export { startOpsServer } from './ops-http.ts';
+export type { Migration, Sql } from './postgres.ts';
+export { connectPostgres, MigrationError, migrate, readMigrations } from './postgres.ts';
+export type { RunningService, ServiceContext, ServiceDefinition, ServiceInstance } from './service.ts';
+export { commonConfig, EXIT_CONFIG, runService, startService } from './service.ts';

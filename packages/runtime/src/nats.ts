@@ -1,0 +1,158 @@
+import {
+  type ConsumerConfig,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { Kvm, type KvOptions } from '@nats-io/kv';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from './logger.ts';
+
+export const MIN_NATS_VERSION = '2.10.0';
+
+export type StreamDefinition = Partial<StreamConfig> & { name: string; subjects: string[] };
+export interface ConsumerDefinition {
+  stream: string;
+  config: Partial<ConsumerConfig> & { durable_name: string };
+}
+export interface KvDefinition {
+  bucket: string;
+  options: Partial<KvOptions>;
+}
+/** Everything a service asks to exist in JetStream before it starts. */
+export interface Provisioning {
+  streams?: readonly StreamDefinition[];
+  consumers?: readonly ConsumerDefinition[];
+  kv?: readonly KvDefinition[];
+}
+
+/**
+ * Server features the v3 client does not gate itself: below 2.11 these calls are accepted and silently
+ * do the wrong thing (term reasons are ignored and the message is redelivered; message and KV marker
+ * TTLs are dropped). Code asks here instead of calling them blindly.
+ */
+export interface NatsFeatures {
+  readonly version: string;
+  readonly termWithReason: boolean;
+  readonly messageTtl: boolean;
+  readonly kvMarkerTtl: boolean;
+}
+
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
+  const pb = b.split(/[.-]/).map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < 3; i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return Math.sign(d);
+  }
+  return 0;
+}
+
+export function featuresOf(version: string): NatsFeatures {
+  const at211 = compareVersions(version, '2.11.0') >= 0;
+  return { version, termWithReason: at211, messageTtl: at211, kvMarkerTtl: at211 };
+}
+
+export class NatsVersionError extends Error {
+  constructor(version: string) {
+    super(`nats-server ${version} is too old: fleetwire needs ${MIN_NATS_VERSION} or newer`);
+    this.name = 'NatsVersionError';
+  }
+}
+
+export interface NatsHandle {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  features: NatsFeatures;
+}
+
+export async function connectNats(url: string, name: string, log: Logger): Promise<NatsHandle> {
+  const nc = await connect({
+    servers: url.split(','),
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 1000,
+    reconnectJitter: 500,
+    pingInterval: 20_000,
+  });
+  const version = nc.info?.version ?? '0.0.0';
+  if (compareVersions(version, MIN_NATS_VERSION) < 0) {
+    await nc.close();
+    throw new NatsVersionError(version);
+  }
+  watchStatus(nc, log);
+  const jsm = await jetstreamManager(nc, { checkAPI: true });
+  return { nc, js: jetstream(nc), jsm, features: featuresOf(version) };
+}
+
+function watchStatus(nc: NatsConnection, log: Logger): void {
+  (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') log.warn({ server: s.server }, 'NATS disconnected');
+      else if (s.type === 'reconnect') log.info({ server: s.server }, 'NATS reconnected');
+      else if (s.type === 'error') log.error({ err: s.error }, 'NATS error');
+    }
+  })().catch(() => {});
+}
+
+/** Creates or updates every stream, consumer and bucket; safe to run from many instances at once. */
+export async function provision(h: NatsHandle, what: Provisioning, log: Logger): Promise<void> {
+  for (const stream of what.streams ?? []) await ensureStream(h.jsm, stream, log);
+  for (const consumer of what.consumers ?? []) await ensureConsumer(h.jsm, consumer, log);
+  const kvm = new Kvm(h.js);
+  for (const { bucket, options } of what.kv ?? []) {
+    if (options.markerTTL !== undefined && !h.features.kvMarkerTtl) {
+      throw new Error(
+        `KV bucket ${bucket} asks for markerTTL, which nats-server ${h.features.version} ignores`,
+      );
+    }
+    await kvm.create(bucket, options);
+  }
+}
+
+async function ensureStream(jsm: JetStreamManager, def: StreamDefinition, log: Logger): Promise<void> {
+  try {
+    await jsm.streams.info(def.name);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    try {
+      await jsm.streams.add(def);
+      log.info({ stream: def.name }, 'stream created');
+      return;
+    } catch (addErr) {
+      // Another instance created it between our info() and add(): fall through to update.
+      if (!/already in use|exists/i.test(String(addErr))) throw addErr;
+    }
+  }
+  const { name, ...rest } = def;
+  await jsm.streams.update(name, rest);
+}
+
+async function ensureConsumer(jsm: JetStreamManager, def: ConsumerDefinition, log: Logger): Promise<void> {
+  const durable = def.config.durable_name;
+  try {
+    await jsm.consumers.info(def.stream, durable);
+    const { durable_name: _d, deliver_policy: _p, ...mutable } = def.config;
+    await jsm.consumers.update(def.stream, durable, mutable);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await jsm.consumers.add(def.stream, def.config);
+    log.info({ stream: def.stream, consumer: durable }, 'consumer created');
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const name = (err as Error | undefined)?.name ?? '';
+  return name === 'StreamNotFoundError' || name === 'ConsumerNotFoundError' || /not found/i.test(String(err));
+}
+
+/** term() that never sends a reason to a server that would ignore the whole term because of it. */
+export function terminate(msg: JsMsg, features: NatsFeatures, reason: string, log: Logger): void {
+  log.warn({ stream: msg.info.stream, seq: msg.info.streamSequence, reason }, 'message terminated');
+  if (features.termWithReason) msg.term(reason);
+  else msg.term();
+}
