@@ -21,8 +21,10 @@ export interface StartOptions {
   /** Run as this uid/gid (used to run PostgreSQL as a non-root user when we are root). */
   uid?: number;
   gid?: number;
-  /** Keep running after the parent exits (for `fleetwire up -d`). */
+  /** Own process group, so a Ctrl-C at the terminal reaches only the parent, which stops children in order. */
   detached?: boolean;
+  /** Do not keep the parent's event loop alive for this child. */
+  unref?: boolean;
   /** Receive stdout/stderr as pipes (for prefixed combined logs). */
   pipe?: boolean;
 }
@@ -43,7 +45,7 @@ export function startProcess(opts: StartOptions): ManagedProcess {
     gid: opts.gid,
     detached: opts.detached ?? false,
   });
-  if (opts.detached) child.unref();
+  if (opts.unref) child.unref();
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
     child.once('error', () => resolve('spawn-error'));

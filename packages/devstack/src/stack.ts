@@ -1,0 +1,184 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { startNats } from './nats.ts';
+import { startPostgres } from './postgres.ts';
+import { colourFor, prettyLine } from './pretty.ts';
+import { type ManagedProcess, startProcess } from './process.ts';
+import { discoverServices, type ServiceManifest } from './services.ts';
+
+export interface StackPaths {
+  root: string;
+  state: string;
+  logs: string;
+  stackFile: string;
+}
+
+export function stackPaths(root: string): StackPaths {
+  const state = path.join(process.env.FW_HOME ?? path.join(root, '.fleetwire'), 'state');
+  return { root, state, logs: path.join(state, 'logs'), stackFile: path.join(state, 'stack.json') };
+}
+
+export interface StackInfo {
+  supervisorPid: number;
+  ready: boolean;
+  startedAt: string;
+  nats: { pid: number; url: string; monitorUrl: string };
+  postgres: { pid: number; url: string };
+  services: Array<{ name: string; pid: number; opsUrl: string; endpoints: string[] }>;
+}
+
+export function readStack(paths: StackPaths): StackInfo | undefined {
+  if (!fs.existsSync(paths.stackFile)) return undefined;
+  return JSON.parse(fs.readFileSync(paths.stackFile, 'utf8')) as StackInfo;
+}
+
+function writeStack(paths: StackPaths, info: StackInfo): void {
+  fs.writeFileSync(`${paths.stackFile}.tmp`, JSON.stringify(info, null, 2));
+  fs.renameSync(`${paths.stackFile}.tmp`, paths.stackFile);
+}
+
+const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+
+/** Runs infrastructure and every service in the foreground until SIGINT/SIGTERM. */
+export async function runStack(paths: StackPaths, print: (line: string) => void): Promise<void> {
+  fs.mkdirSync(paths.logs, { recursive: true });
+  print(`starting nats-server and PostgreSQL (state in ${paths.state})`);
+  const natsBinary = process.env.FW_NATS_SERVER ?? path.join(paths.root, '.fleetwire/tools/bin/nats-server');
+  // Children get their own process group so Ctrl-C reaches only us and we stop them in order.
+  const [nats, pg] = await Promise.all([
+    startNats({
+      binary: natsBinary,
+      dir: path.join(paths.state, 'nats'),
+      port: env('FW_NATS_PORT', 4222),
+      monitorPort: env('FW_NATS_MONITOR_PORT', 8222),
+      logFile: path.join(paths.logs, 'nats.log'),
+      detached: true,
+    }),
+    startPostgres({
+      dir: path.join(paths.state, 'pg'),
+      port: env('FW_PG_PORT', 54320),
+      logFile: path.join(paths.logs, 'postgres.log'),
+      detached: true,
+    }),
+  ]);
+  const info: StackInfo = {
+    supervisorPid: process.pid,
+    ready: false,
+    startedAt: new Date().toISOString(),
+    nats: { pid: nats.process.pid, url: nats.url, monitorUrl: `http://127.0.0.1:${nats.monitorPort}` },
+    postgres: { pid: pg.process.pid, url: pg.url },
+    services: [],
+  };
+  writeStack(paths, info);
+
+  const baseEnv = {
+    ...process.env,
+    FW_NATS_URL: nats.url,
+    FW_DATABASE_URL: pg.url,
+    FW_LOG_LEVEL: process.env.FW_LOG_LEVEL ?? 'info',
+  };
+  const supervised = discoverServices(paths.root).map((m, i) =>
+    superviseService(m, i, baseEnv, paths, print),
+  );
+  info.services = supervised.map((s) => ({
+    name: s.manifest.name,
+    pid: s.pid(),
+    opsUrl: `http://127.0.0.1:${s.manifest.httpPort}`,
+    endpoints: s.manifest.endpoints,
+  }));
+  info.ready = true;
+  writeStack(paths, info);
+  print(summary(info));
+
+  let stopping = false;
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+    for (const infra of [nats.process, pg.process]) {
+      void infra.exited.then((code) => {
+        if (stopping) return;
+        print(`${infra.name} exited unexpectedly (${code}); stopping the stack`);
+        resolve();
+      });
+    }
+  });
+  stopping = true;
+  print('stopping services, then NATS and PostgreSQL');
+  await Promise.all(supervised.map((s) => s.stop()));
+  await Promise.all([nats.stop(), pg.stop()]);
+  fs.rmSync(paths.stackFile, { force: true });
+  print('stopped');
+}
+
+interface Supervised {
+  manifest: ServiceManifest;
+  pid(): number;
+  stop(): Promise<void>;
+}
+
+/** Runs one service, restarting it with backoff if it dies, and prints its logs prefixed. */
+function superviseService(
+  manifest: ServiceManifest,
+  index: number,
+  baseEnv: NodeJS.ProcessEnv,
+  paths: StackPaths,
+  print: (line: string) => void,
+): Supervised {
+  const label = colourFor(index)(manifest.name.padEnd(10));
+  const logFile = fs.createWriteStream(path.join(paths.logs, `${manifest.name}.log`), { flags: 'a' });
+  let current: ManagedProcess;
+  let stopping = false;
+  let restarts = 0;
+  const launch = () => {
+    current = startProcess({
+      name: manifest.name,
+      command: process.execPath,
+      args: ['--disable-warning=ExperimentalWarning', manifest.entry],
+      env: { ...baseEnv, FW_HTTP_PORT: String(manifest.httpPort), ...manifest.env },
+      pipe: true,
+      detached: true,
+    });
+    for (const stream of [current.child.stdout, current.child.stderr]) {
+      if (!stream) continue;
+      readline.createInterface({ input: stream }).on('line', (line) => {
+        logFile.write(`${line}\n`);
+        print(prettyLine(label, line));
+      });
+    }
+    const started = Date.now();
+    void current.exited.then((code) => {
+      if (stopping) return;
+      if (Date.now() - started > 60_000) restarts = 0;
+      const delay = Math.min(30_000, 1000 * 2 ** restarts++);
+      print(prettyLine(label, `exited (${code}); restarting in ${delay} ms`));
+      setTimeout(() => !stopping && launch(), delay);
+    });
+  };
+  launch();
+  return {
+    manifest,
+    pid: () => current.pid,
+    stop: async () => {
+      stopping = true;
+      await current.stop('SIGTERM', 20_000);
+      logFile.end();
+    },
+  };
+}
+
+export function summary(info: StackInfo): string {
+  const lines = [
+    '',
+    '\x1b[1mfleetwire is up\x1b[0m',
+    `  NATS (JetStream)   ${info.nats.url}   monitoring ${info.nats.monitorUrl}`,
+    `  PostgreSQL         ${info.postgres.url}`,
+  ];
+  for (const s of info.services) {
+    lines.push(`  ${s.name.padEnd(18)} health ${s.opsUrl}/readyz   metrics ${s.opsUrl}/metrics`);
+    for (const e of s.endpoints) lines.push(`  ${''.padEnd(18)} ${e}`);
+  }
+  if (info.services.length === 0) lines.push('  (no services yet)');
+  lines.push('  ./fleetwire status · ./fleetwire down', '');
+  return lines.join('\n');
+}
