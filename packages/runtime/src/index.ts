@@ -23,5 +23,7 @@ export type { OpsServer, ReadinessCheck } from './ops-http.ts';
 export { startOpsServer } from './ops-http.ts';
 export type { Migration, Sql } from './postgres.ts';
 export { connectPostgres, MigrationError, migrate, readMigrations } from './postgres.ts';
+export type { PubAck } from './publisher.ts';
+export { JetStreamPublisher, PublishError } from './publisher.ts';
 export type { RunningService, ServiceContext, ServiceDefinition, ServiceInstance } from './service.ts';
 export { commonConfig, EXIT_CONFIG, runService, startService } from './service.ts';

@@ -1,0 +1,101 @@
+import { connectTestNats, createTestEnv, type TestEnv } from '@fleetwire/testkit';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/logger.ts';
+import { connectNats, type NatsHandle, provision } from '../src/nats.ts';
+import { JetStreamPublisher, PublishError } from '../src/publisher.ts';
+
+const log = createLogger('test', 'test', 'silent');
+
+describe('JetStream helpers (real nats-server)', () => {
+  let env: TestEnv;
+  let h: NatsHandle;
+  let stream: string;
+
+  beforeAll(async () => {
+    env = await createTestEnv('js');
+    h = await connectNats(env.natsUrl, 'test', log);
+    stream = `${env.subjectRoot.toUpperCase()}_PUB`;
+  });
+  afterAll(async () => {
+    await h.nc.close();
+  });
+
+  it('reports the server version and what it can do', () => {
+    expect(h.features.version).toMatch(/^2\.(1\d|[2-9]\d)\./);
+  });
+
+  it('provisions streams, consumers and KV idempotently, even from several instances at once', async () => {
+    const what = {
+      streams: [{ name: stream, subjects: [`${env.subjectRoot}.pub.>`], duplicate_window: 60_000_000_000 }],
+      consumers: [
+        { stream, config: { durable_name: 'reader', ack_policy: 'explicit' as const, max_ack_pending: 500 } },
+      ],
+      kv: [{ bucket: `${env.subjectRoot}_kv`, options: { history: 1 } }],
+    };
+    const others = await Promise.all([1, 2, 3].map(() => connectNats(env.natsUrl, 'peer', log)));
+    try {
+      await Promise.all([h, ...others].map((x) => provision(x, what, log)));
+      await provision(h, what, log);
+    } finally {
+      await Promise.all(others.map((o) => o.nc.close()));
+    }
+    const info = await h.jsm.streams.info(stream);
+    expect(info.config.subjects).toEqual([`${env.subjectRoot}.pub.>`]);
+    const consumer = await h.jsm.consumers.info(stream, 'reader');
+    expect(consumer.config.max_ack_pending).toBe(500);
+    // A changed definition is applied on the next start.
+    await provision(
+      h,
+      { consumers: [{ stream, config: { ...what.consumers[0]!.config, max_ack_pending: 700 } }] },
+      log,
+    );
+    expect((await h.jsm.consumers.info(stream, 'reader')).config.max_ack_pending).toBe(700);
+  });
+
+  it('pipelines many publishes and resolves each with its own PubAck', async () => {
+    const pub = new JetStreamPublisher(h.nc);
+    const n = 20_000;
+    const acks = await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        pub.publish(`${env.subjectRoot}.pub.bulk`, new TextEncoder().encode(`m${i}`)),
+      ),
+    );
+    expect(new Set(acks.map((a) => a.seq)).size).toBe(n);
+    expect(acks.every((a) => a.stream === stream && !a.duplicate)).toBe(true);
+    const info = await h.jsm.streams.info(stream);
+    expect(info.state.messages).toBeGreaterThanOrEqual(n);
+    await pub.close();
+  });
+
+  it('deduplicates by message id within the window', async () => {
+    const pub = new JetStreamPublisher(h.nc);
+    const first = await pub.publish(`${env.subjectRoot}.pub.dedup`, new Uint8Array([1]), { msgId: 'same' });
+    const second = await pub.publish(`${env.subjectRoot}.pub.dedup`, new Uint8Array([1]), { msgId: 'same' });
+    expect(first.duplicate).toBe(false);
+    expect(second).toEqual({ ...first, duplicate: true });
+    await pub.close();
+  });
+
+  it('rejects a publish that no stream captures instead of pretending it is durable', async () => {
+    const pub = new JetStreamPublisher(h.nc);
+    await expect(pub.publish(`${env.subjectRoot}.nowhere`, new Uint8Array([1]))).rejects.toMatchObject({
+      name: 'PublishError',
+      code: 'NO_STREAM',
+    });
+    await pub.close();
+  });
+
+  it('times out when no PubAck arrives', async () => {
+    // A plain subscriber that never answers stands in for a stalled server.
+    const nc: NatsConnection = await connectTestNats(env);
+    nc.subscribe(`${env.subjectRoot}.silent`);
+    await nc.flush();
+    const pub = new JetStreamPublisher(h.nc, { timeoutMs: 300 });
+    const err = await pub.publish(`${env.subjectRoot}.silent`, new Uint8Array([1])).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PublishError);
+    expect((err as PublishError).code).toBe('TIMEOUT');
+    await pub.close();
+    await nc.close();
+  });
+});
