@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
+import { devicesCommand } from './devices.ts';
 import { isAlive, stopPid } from './process.ts';
 import { readStack, runStack, type StackInfo, stackPaths, summary } from './stack.ts';
 
@@ -121,12 +122,22 @@ async function logs(): Promise<number> {
   return 0;
 }
 
+async function devices(args: string[]): Promise<number> {
+  const info = runningStack();
+  if (!info) {
+    print('fleetwire is not running: start it with ./fleetwire up -d');
+    return 3;
+  }
+  return devicesCommand(info.postgres.url, args, print);
+}
+
 const [command = 'help', ...args] = process.argv.slice(2);
 const commands: Record<string, (args: string[]) => Promise<number>> = {
   up,
   down: () => down(),
   status,
   logs,
+  devices,
 };
 const run = commands[command];
 if (!run) {

@@ -1,0 +1,121 @@
+import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
+import type { Logger } from './logger.ts';
+
+export interface BatchOutcome {
+  /** Messages that can never succeed (undecodable, invalid): terminated instead of acknowledged. */
+  poison?: ReadonlyArray<{ msg: JsMsg; reason: string }>;
+}
+
+export interface BatchConsumerOptions {
+  /** Flush when this many messages are buffered… */
+  maxBatch: number;
+  /** …or when the oldest buffered message has waited this long. */
+  maxWaitMs: number;
+  /** Handles a batch; throwing means "transient, retry the same batch later" (e.g. PostgreSQL is down). */
+  handle(batch: JsMsg[]): Promise<BatchOutcome | undefined>;
+  log: Logger;
+  /** Called with false while a batch keeps failing, true once one succeeds again. */
+  onHealthy?(healthy: boolean): void;
+  /** Terminates a poison message (the runtime's `terminate` knows which servers accept a reason). */
+  terminate(msg: JsMsg, reason: string): void;
+  maxRetryDelayMs?: number;
+}
+
+/**
+ * Pulls from a durable consumer and hands the messages over in batches bounded by size and time,
+ * acknowledging each message only after its batch was handled. While a batch fails it is retried
+ * with backoff and its messages are kept from redelivery; the server stops sending more once
+ * max_ack_pending is reached, so intake pauses by itself and nothing is lost.
+ */
+export class BatchConsumer {
+  readonly #opts: BatchConsumerOptions;
+  readonly #consumer: Consumer;
+  #messages: ConsumerMessages | undefined;
+  #buffer: JsMsg[] = [];
+  #wake: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #due = false;
+  #stopping = false;
+  #done: Promise<void> | undefined;
+
+  constructor(consumer: Consumer, opts: BatchConsumerOptions) {
+    this.#consumer = consumer;
+    this.#opts = opts;
+  }
+
+  async start(): Promise<void> {
+    this.#messages = await this.#consumer.consume({ max_messages: Math.max(this.#opts.maxBatch * 2, 256) });
+    const intake = (async () => {
+      for await (const m of this.#messages!) {
+        this.#buffer.push(m);
+        if (this.#buffer.length >= this.#opts.maxBatch) this.#wake?.();
+        else this.#arm();
+      }
+    })();
+    this.#done = Promise.all([intake, this.#flushLoop()]).then(() => undefined);
+  }
+
+  /** Starts the max-wait clock for the oldest buffered message. */
+  #arm(): void {
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      this.#due = true;
+      this.#wake?.();
+    }, this.#opts.maxWaitMs);
+  }
+
+  #shouldFlush(): boolean {
+    const n = this.#buffer.length;
+    return n >= this.#opts.maxBatch || (n > 0 && (this.#due || this.#stopping));
+  }
+
+  async #flushLoop(): Promise<void> {
+    while (!this.#stopping || this.#buffer.length > 0) {
+      if (!this.#shouldFlush()) {
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+        });
+        this.#wake = undefined;
+        continue;
+      }
+      this.#due = false;
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      await this.#process(this.#buffer.splice(0, this.#opts.maxBatch));
+      if (this.#buffer.length > 0) this.#arm();
+    }
+  }
+
+  async #process(batch: JsMsg[]): Promise<void> {
+    let attempt = 0;
+    for (;;) {
+      try {
+        const outcome = await this.#opts.handle(batch);
+        const poison = new Set(outcome?.poison?.map((p) => p.msg));
+        for (const p of outcome?.poison ?? []) this.#opts.terminate(p.msg, p.reason);
+        for (const m of batch) if (!poison.has(m)) m.ack();
+        if (attempt > 0) this.#opts.onHealthy?.(true);
+        return;
+      } catch (err) {
+        attempt++;
+        if (attempt === 1) this.#opts.onHealthy?.(false);
+        const delay = Math.min(this.#opts.maxRetryDelayMs ?? 10_000, 250 * 2 ** Math.min(attempt, 10));
+        this.#opts.log.warn(
+          { err, attempt, batch: batch.length, retryInMs: delay },
+          'batch failed; will retry',
+        );
+        // Keep the batch ours while we wait, so no other instance gets it meanwhile.
+        for (const m of batch) m.working();
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  /** Stops pulling, handles what is buffered, then resolves. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await this.#messages?.close();
+    this.#wake?.();
+    await this.#done;
+  }
+}
