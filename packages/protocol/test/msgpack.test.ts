@@ -1,0 +1,139 @@
+import fc from 'fast-check';
+import { Packr, Unpackr } from 'msgpackr';
+import { describe, expect, it } from 'vitest';
+import { decodeMsgpack, encodeMsgpack, type MsgpackValue, ProtocolError } from '../src/index.ts';
+import { hex, msgpackValue, toHex } from './support.ts';
+
+// msgpackr serves as an independent reference implementation, in plain-map mode.
+const reference = new Packr({
+  useRecords: false,
+  variableMapSize: true,
+  structuredClone: false,
+  moreTypes: false,
+});
+const referenceReader = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+
+/** msgpackr returns Node Buffers for bin; compare as plain Uint8Arrays. */
+function plain(value: unknown): unknown {
+  if (value instanceof Uint8Array) return new Uint8Array(value);
+  if (Array.isArray(value)) return value.map(plain);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, plain(inner)]));
+  }
+  return value;
+}
+
+describe('integer and float formats', () => {
+  it.each<[number, string]>([
+    [0, '00'],
+    [127, '7f'],
+    [128, 'cc80'],
+    [255, 'ccff'],
+    [256, 'cd0100'],
+    [65535, 'cdffff'],
+    [65536, 'ce00010000'],
+    [4294967295, 'ceffffffff'],
+    [4294967296, 'cf0000000100000000'],
+    [1_700_000_000_000, 'cf0000018bcfe56800'],
+    [Number.MAX_SAFE_INTEGER, 'cf001fffffffffffff'],
+    [-1, 'ff'],
+    [-32, 'e0'],
+    [-33, 'd0df'],
+    [-128, 'd080'],
+    [-129, 'd1ff7f'],
+    [-32768, 'd18000'],
+    [-32769, 'd2ffff7fff'],
+    [-2147483648, 'd280000000'],
+    [-2147483649, 'd3ffffffff7fffffff'],
+    [Number.MIN_SAFE_INTEGER, 'd3ffe0000000000001'],
+    [1.5, 'cb3ff8000000000000'],
+  ])('%d ↔ %s (smallest format, as Go writes a plain int)', (value, bytes) => {
+    expect(toHex(encodeMsgpack(value))).toBe(bytes);
+    expect(decodeMsgpack(hex(bytes))).toBe(value);
+  });
+
+  it('writes millisecond timestamps as integers, not float64 as msgpackr does', () => {
+    const ts = 1_700_000_000_000;
+    expect(encodeMsgpack(ts)[0]).toBe(0xcf);
+    expect(reference.pack(ts)[0]).toBe(0xcb);
+  });
+
+  it('decodes float32', () => {
+    expect(decodeMsgpack(hex('ca3fc00000'))).toBe(1.5);
+  });
+
+  it('rejects 64-bit integers outside the safe range', () => {
+    expect(() => decodeMsgpack(hex('cf0020000000000000'))).toThrow(ProtocolError);
+    expect(() => decodeMsgpack(hex('d3ffdfffffffffffff'))).toThrow(ProtocolError);
+  });
+});
+
+describe('strings, bins and containers', () => {
+  it('uses the smallest string, bin, array and map headers', () => {
+    expect(toHex(encodeMsgpack('a'.repeat(31))).slice(0, 2)).toBe('bf');
+    expect(toHex(encodeMsgpack('a'.repeat(32))).slice(0, 4)).toBe('d920');
+    expect(toHex(encodeMsgpack('a'.repeat(256))).slice(0, 6)).toBe('da0100');
+    expect(toHex(encodeMsgpack(new Uint8Array(255))).slice(0, 4)).toBe('c4ff');
+    expect(toHex(encodeMsgpack(new Uint8Array(256))).slice(0, 6)).toBe('c50100');
+    expect(toHex(encodeMsgpack(Array(16).fill(0))).slice(0, 6)).toBe('dc0010');
+    expect(
+      toHex(encodeMsgpack(Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, i])))),
+    ).toMatch(/^de0010/);
+  });
+
+  it('encodes multi-byte UTF-8 and surrogate pairs', () => {
+    for (const text of ['ž', '€', '😀', 'a😀b€', 'x'.repeat(40) + '😀']) {
+      expect(decodeMsgpack(encodeMsgpack(text))).toBe(text);
+      expect(toHex(encodeMsgpack(text))).toBe(toHex(reference.pack(text)));
+    }
+  });
+
+  it('skips undefined object values and rejects what msgpack cannot carry', () => {
+    expect(decodeMsgpack(encodeMsgpack({ a: 1, b: undefined }))).toEqual({ a: 1 });
+    for (const bad of [
+      undefined,
+      1n,
+      () => 1,
+      new Date(0),
+      new Map(),
+      new Set(),
+      [undefined],
+      new Uint16Array(2),
+    ]) {
+      expect(() => encodeMsgpack(bad), String(bad)).toThrow(ProtocolError);
+    }
+  });
+
+  it('stops on cycles', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(() => encodeMsgpack(cyclic)).toThrow(/nesting deeper/);
+  });
+
+  it('rejects extension types, including msgpackr’s own', () => {
+    const msgpackrWithRecords = new Packr({ useRecords: true });
+    expect(() => decodeMsgpack(msgpackrWithRecords.pack({ a: 1 }))).toThrow(/extension/);
+    expect(() => decodeMsgpack(new Packr({ moreTypes: true }).pack(new Set([1])))).toThrow(/extension/);
+    expect(() => decodeMsgpack(hex('d6ff00000000'))).toThrow(/extension/);
+  });
+});
+
+describe('cross-check with msgpackr', () => {
+  it('msgpackr decodes what we encode', () => {
+    fc.assert(
+      fc.property(msgpackValue, (value) => {
+        expect(plain(referenceReader.unpack(encodeMsgpack(value)))).toEqual(value);
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('we decode what msgpackr encodes in plain-map mode', () => {
+    fc.assert(
+      fc.property(msgpackValue, (value) => {
+        expect(decodeMsgpack(reference.pack(value))).toEqual(plain(value) as MsgpackValue);
+      }),
+      { numRuns: 1500 },
+    );
+  });
+});
