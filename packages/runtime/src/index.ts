@@ -29,3 +29,4 @@ export type { PubAck } from './publisher.ts';
 export { JetStreamPublisher, PublishError } from './publisher.ts';
 export type { RunningService, ServiceContext, ServiceDefinition, ServiceInstance } from './service.ts';
 export { commonConfig, EXIT_CONFIG, runService, startService } from './service.ts';
+export { provisioningFor } from './topology.ts';

@@ -47,27 +47,29 @@ export interface ServiceInstance {
   stop(): Promise<void>;
 }
 
-export interface ServiceDefinition<S extends ConfigSpec> {
+export interface ServiceDefinition<S extends ConfigSpec, I extends ServiceInstance = ServiceInstance> {
   name: string;
   defaultHttpPort: number;
   config: S;
   /** Services that use Postgres list the schema migrations; they run once, under an advisory lock. */
   migrations?: () => Migration[];
   provisioning?: (config: ConfigOf<S> & CommonConfig) => Provisioning;
-  start(ctx: ServiceContext<S>): Promise<ServiceInstance>;
+  start(ctx: ServiceContext<S>): Promise<I>;
 }
 
-export interface RunningService<S extends ConfigSpec> {
+export interface RunningService<S extends ConfigSpec, I extends ServiceInstance = ServiceInstance> {
   readonly ctx: ServiceContext<S>;
+  /** What `start` returned (services expose e.g. their listening port to tests here). */
+  readonly instance: I;
   readonly opsPort: number;
   stop(): Promise<void>;
 }
 
 /** Starts a service in this process: config, logging, NATS, Postgres, migrations, ops port. */
-export async function startService<S extends ConfigSpec>(
-  def: ServiceDefinition<S>,
+export async function startService<S extends ConfigSpec, I extends ServiceInstance>(
+  def: ServiceDefinition<S, I>,
   source: NodeJS.ProcessEnv,
-): Promise<RunningService<S>> {
+): Promise<RunningService<S, I>> {
   const spec = {
     ...commonConfig(def.defaultHttpPort),
     ...(def.migrations ? databaseConfig : {}),
@@ -131,6 +133,7 @@ export async function startService<S extends ConfigSpec>(
     let stopping: Promise<void> | undefined;
     return {
       ctx,
+      instance,
       opsPort: ops.port,
       stop: () => {
         stopping ??= (async () => {
@@ -155,8 +158,10 @@ export const EXIT_CONFIG = 78;
  * `main()` of every service: start, then on SIGTERM/SIGINT stop gracefully within the configured
  * time and exit 0. Bad configuration exits 78 with one line per offending variable.
  */
-export async function runService<S extends ConfigSpec>(def: ServiceDefinition<S>): Promise<void> {
-  let running: RunningService<S>;
+export async function runService<S extends ConfigSpec, I extends ServiceInstance>(
+  def: ServiceDefinition<S, I>,
+): Promise<void> {
+  let running: RunningService<S, I>;
   try {
     running = await startService(def, process.env);
   } catch (err) {

@@ -1,0 +1,28 @@
+import {
+  type ConsumerSpec,
+  type JetStreamTopology,
+  type KvBucketKey,
+  type StreamKey,
+  toConsumerConfig,
+  toKvOptions,
+  toStreamConfig,
+} from '@fleetwire/protocol';
+import type { Provisioning } from './nats.ts';
+
+/** Turns the protocol's stream, consumer and bucket definitions into what `provision()` creates. */
+export function provisioningFor(
+  topology: JetStreamTopology,
+  want: { streams?: StreamKey[]; consumers?: ConsumerSpec[]; kv?: KvBucketKey[] },
+): Provisioning {
+  return {
+    streams: (want.streams ?? []).map((key) => toStreamConfig(topology.streams[key])),
+    consumers: (want.consumers ?? []).map((spec) => ({
+      stream: spec.streamName,
+      config: toConsumerConfig(spec),
+    })),
+    kv: (want.kv ?? []).map((key) => ({
+      bucket: topology.kv[key].bucket,
+      options: toKvOptions(topology.kv[key]),
+    })),
+  };
+}

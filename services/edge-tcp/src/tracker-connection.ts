@@ -1,0 +1,470 @@
+import { createHash } from 'node:crypto';
+import type { Socket } from 'node:net';
+import {
+  CommandAckBody,
+  type CommandId,
+  CommandRequestBody,
+  ControlErrorBody,
+  type DeviceId,
+  decodePayload,
+  decodeProtoMsg,
+  encodeBusMessage,
+  encodePayload,
+  encodeProtoMsg,
+  isDeviceId,
+  MSG_TYPE,
+  PROTO,
+  type ProtoMsg,
+  type Subjects,
+  TELEMETRY_SOURCE,
+  type TelemetryRecord,
+  type TenantId,
+} from '@fleetwire/protocol';
+import type { JetStreamPublisher, Logger } from '@fleetwire/runtime';
+import {
+  type AvlPacket,
+  type AvlRecord,
+  type Codec12Message,
+  type Codec13Message,
+  type Codec14Message,
+  decodeDataFrame,
+  decodeLogin,
+  encodeCodec12,
+  encodeCodec14,
+  encodeLoginReply,
+  encodeRecordCountAck,
+  type Frame,
+  isTeltonikaError,
+  namedAttributes,
+  rawIoById,
+  TeltonikaFramer,
+} from '@fleetwire/teltonika';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { EdgeTcpMetrics } from './metrics.ts';
+
+export interface ConnectionDeps {
+  tenant: TenantId;
+  subjects: Subjects;
+  nc: NatsConnection;
+  publisher: JetStreamPublisher;
+  registry: { mayLogin(tenant: string, imei: string): Promise<boolean> };
+  presence: {
+    online(tenant: TenantId, deviceId: DeviceId): Promise<number>;
+    offline(tenant: TenantId, deviceId: DeviceId, epoch: number, reason: string): Promise<boolean>;
+  };
+  metrics: EdgeTcpMetrics;
+  log: Logger;
+  config: { maxFrameBytes: number; idleTimeoutMs: number; loginTimeoutMs: number; commandTimeoutMs: number };
+}
+
+/** Downlink error codes (ControlErrorBody.code), HTTP-like as in Mender's channel. */
+export const DOWNLINK_ERROR = { BAD_REQUEST: 400, BUSY: 409, UNSUPPORTED: 422, WRITE_FAILED: 503 } as const;
+
+interface InFlightCommand {
+  commandId: CommandId;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * One tracker connection: login against the registry, AVL packets published to JetStream and
+ * acknowledged only once stored, Codec 12/13/14 messages routed without acknowledgement, and at most
+ * one downlink command in flight. The socket is the only thing it writes to.
+ */
+export class TrackerConnection {
+  readonly #socket: Socket;
+  readonly #deps: ConnectionDeps;
+  readonly #framer: TeltonikaFramer;
+  #log: Logger;
+  #deviceId: DeviceId | undefined;
+  #epoch: number | undefined;
+  #downlink: Subscription | undefined;
+  #inFlight: InFlightCommand | undefined;
+  /** Replies go out in packet order even though publishes complete in any order. */
+  #ackChain: Promise<void> = Promise.resolve();
+  #loginPending = false;
+  #queued: Frame[] = [];
+  #closed = false;
+  #closeReason = 'closed by device';
+  readonly #loginTimer: NodeJS.Timeout;
+
+  constructor(socket: Socket, deps: ConnectionDeps) {
+    this.#socket = socket;
+    this.#deps = deps;
+    this.#framer = new TeltonikaFramer({ maxDataLength: deps.config.maxFrameBytes });
+    this.#log = deps.log.child({ remote: `${socket.remoteAddress}:${socket.remotePort}` });
+    socket.setNoDelay(true);
+    socket.setTimeout(deps.config.idleTimeoutMs, () => this.close('idle timeout'));
+    this.#loginTimer = setTimeout(() => this.close('no login in time'), deps.config.loginTimeoutMs);
+    socket.on('data', (chunk) => this.#onData(chunk));
+    socket.on('error', (err) => this.#log.debug({ err: err.message }, 'socket error'));
+    socket.on('close', () => void this.#onClose());
+    deps.metrics.connections.inc();
+  }
+
+  get deviceId(): DeviceId | undefined {
+    return this.#deviceId;
+  }
+
+  /** Resolves once every accepted packet has been answered or given up on. */
+  settled(): Promise<void> {
+    return this.#ackChain;
+  }
+
+  close(reason: string): void {
+    if (this.#closed) return;
+    this.#closeReason = reason;
+    this.#socket.destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    for (const frame of this.#framer.push(chunk)) {
+      if (this.#loginPending) this.#queued.push(frame);
+      else this.#onFrame(frame);
+    }
+  }
+
+  #onFrame(frame: Frame): void {
+    switch (frame.kind) {
+      case 'heartbeat':
+        this.#deps.metrics.heartbeats.inc();
+        return;
+      case 'error':
+        this.#deps.metrics.packets.inc({ outcome: frame.error.code.toLowerCase() });
+        this.#log.warn(
+          { deviceId: this.#deviceId, code: frame.error.code, err: frame.error.message },
+          'framing error',
+        );
+        this.close(`framing error: ${frame.error.code}`);
+        return;
+      case 'login':
+        void this.#login(frame.bytes);
+        return;
+      case 'data':
+        if (!this.#deviceId) {
+          this.#log.warn('data before login');
+          this.close('data before login');
+          return;
+        }
+        this.#onDataFrame(frame.bytes);
+    }
+  }
+
+  async #login(bytes: Uint8Array): Promise<void> {
+    if (this.#deviceId) {
+      this.close('second login on one connection');
+      return;
+    }
+    let imei: string;
+    try {
+      imei = decodeLogin(bytes);
+    } catch (err) {
+      this.#deps.metrics.logins.inc({ result: 'malformed' });
+      this.#log.warn({ err: (err as Error).message }, 'malformed login');
+      this.#socket.write(encodeLoginReply(false));
+      this.close('malformed login');
+      return;
+    }
+    this.#loginPending = true;
+    this.#socket.pause();
+    try {
+      const known = isDeviceId(imei) && (await this.#deps.registry.mayLogin(this.#deps.tenant, imei));
+      if (this.#closed) return;
+      if (!known) {
+        this.#deps.metrics.logins.inc({ result: 'unknown' });
+        this.#log.warn({ deviceId: imei }, 'login refused: unknown IMEI');
+        this.#socket.end(encodeLoginReply(false));
+        this.#closeReason = 'unknown device';
+        return;
+      }
+      await this.#goOnline(imei as DeviceId);
+      if (this.#closed) return;
+      this.#socket.write(encodeLoginReply(true));
+      this.#deps.metrics.logins.inc({ result: 'accepted' });
+      this.#log.info({ epoch: this.#epoch }, 'tracker online');
+    } catch (err) {
+      this.#deps.metrics.logins.inc({ result: 'error' });
+      this.#log.error({ deviceId: imei, err }, 'login failed');
+      this.close('login failed');
+      return;
+    } finally {
+      this.#loginPending = false;
+    }
+    clearTimeout(this.#loginTimer);
+    this.#socket.resume();
+    const queued = this.#queued;
+    this.#queued = [];
+    for (const frame of queued) this.#onFrame(frame);
+  }
+
+  async #goOnline(deviceId: DeviceId): Promise<void> {
+    const { tenant, subjects, nc, presence } = this.#deps;
+    this.#deviceId = deviceId;
+    this.#log = this.#log.child({ deviceId });
+    this.#epoch = await presence.online(tenant, deviceId);
+    // Tell whichever edge holds an older connection of this device to drop it, then take the subject.
+    const down = subjects.down(tenant, deviceId);
+    nc.publish(
+      down,
+      encodeProtoMsg({
+        hdr: { proto: PROTO.CONTROL, typ: MSG_TYPE.CONTROL.CLOSE, props: { epoch: this.#epoch } },
+      }),
+    );
+    await nc.flush();
+    this.#downlink = nc.subscribe(down, { callback: (_err, msg) => this.#onDownlink(msg) });
+  }
+
+  #onDataFrame(bytes: Uint8Array): void {
+    let decoded: ReturnType<typeof decodeDataFrame>;
+    try {
+      decoded = decodeDataFrame(bytes);
+    } catch (err) {
+      // Not acknowledged: the tracker sends the packet again.
+      const code = isTeltonikaError(err) ? err.code : 'UNEXPECTED';
+      this.#deps.metrics.packets.inc({ outcome: code.toLowerCase() });
+      this.#log.warn({ code, err: (err as Error).message }, 'invalid packet not acknowledged');
+      return;
+    }
+    switch (decoded.kind) {
+      case 'avl':
+        this.#onAvl(decoded, bytes);
+        return;
+      case 'codec12':
+      case 'codec14':
+        this.#onCommandResponse(decoded);
+        return;
+      case 'codec13':
+        this.#onDeviceMessage(decoded);
+    }
+  }
+
+  #onAvl(packet: AvlPacket, frame: Uint8Array): void {
+    const started = performance.now();
+    const receivedAt = Date.now();
+    const { tenant, subjects, publisher, metrics } = this.#deps;
+    const deviceId = this.#deviceId!;
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeBusMessage(PROTO.TELEMETRY, MSG_TYPE.TELEMETRY.RECORD, {
+        tenant,
+        deviceId,
+        source: TELEMETRY_SOURCE.TELTONIKA,
+        codec: packet.codec,
+        records: packet.records.map((r) => toTelemetryRecord(r, receivedAt)),
+      });
+    } catch (err) {
+      metrics.packets.inc({ outcome: 'unrepresentable' });
+      this.#log.error(
+        { err: (err as Error).message },
+        'packet decoded but not representable; not acknowledged',
+      );
+      return;
+    }
+    // A retransmission of the same bytes gets the same id, so the stream drops it inside its window.
+    const msgId = `${tenant}:${deviceId}:${createHash('sha1').update(frame).digest('base64url')}`;
+    const durable = publisher.publish(subjects.up(tenant, deviceId, 'telemetry'), bytes, { msgId });
+    this.#ackChain = this.#ackChain.then(() =>
+      durable.then(
+        () => {
+          if (this.#closed) return;
+          this.#socket.write(encodeRecordCountAck(packet.ack));
+          metrics.packets.inc({ outcome: 'acked' });
+          metrics.records.inc(packet.ack);
+          metrics.ackLatency.observe((performance.now() - started) / 1000);
+        },
+        (err: Error) => {
+          metrics.packets.inc({ outcome: 'not_durable' });
+          this.#log.warn({ err: err.message }, 'publish failed; packet not acknowledged');
+        },
+      ),
+    );
+  }
+
+  #onCommandResponse(msg: Codec12Message | Codec14Message): void {
+    if (msg.type === 'command') {
+      this.#log.warn({ codec: msg.kind }, 'tracker sent a command frame; ignored');
+      return;
+    }
+    const commandId = this.#inFlight?.commandId;
+    this.#clearInFlight();
+    const ok = msg.kind === 'codec12' || msg.type === 'response';
+    const reply = {
+      tenant: this.#deps.tenant,
+      deviceId: this.#deviceId!,
+      ...(commandId ? { commandId } : {}),
+      text: msg.text,
+      ok,
+      ...(ok ? {} : { error: 'nACK: the tracker refused the command (IMEI mismatch)' }),
+      receivedAt: Date.now(),
+    };
+    this.#publishUp('reply', encodeBusMessage(PROTO.COMMAND, MSG_TYPE.COMMAND.REPLY, reply), { commandId });
+  }
+
+  #onDeviceMessage(msg: Codec13Message): void {
+    const event = {
+      tenant: this.#deps.tenant,
+      deviceId: this.#deviceId!,
+      source: TELEMETRY_SOURCE.TELTONIKA,
+      receivedAt: Date.now(),
+      code: 'codec13',
+      at: msg.timestamp,
+      message: msg.text.slice(0, 1024),
+    };
+    this.#publishUp('event', encodeBusMessage(PROTO.EVENT, MSG_TYPE.EVENT.EVENT, event), {});
+  }
+
+  #publishUp(kind: 'reply' | 'event', bytes: Uint8Array, context: { commandId?: string }): void {
+    const { tenant, subjects, publisher } = this.#deps;
+    publisher.publish(subjects.up(tenant, this.#deviceId!, kind), bytes).then(
+      () => this.#log.info({ ...context, kind }, 'tracker message published'),
+      (err: Error) =>
+        this.#log.error({ ...context, kind, err: err.message }, 'tracker message could not be published'),
+    );
+  }
+
+  #onDownlink(msg: Msg): void {
+    let request: ProtoMsg;
+    try {
+      request = decodeProtoMsg(msg.data, { maxFrameBytes: 65_536 });
+    } catch (err) {
+      this.#respondError(msg, DOWNLINK_ERROR.BAD_REQUEST, (err as Error).message);
+      return;
+    }
+    if (request.hdr.proto === PROTO.CONTROL && request.hdr.typ === MSG_TYPE.CONTROL.CLOSE) {
+      const epoch = Number(request.hdr.props?.epoch);
+      if (this.#epoch !== undefined && epoch > this.#epoch) this.close('replaced by a newer connection');
+      return;
+    }
+    if (request.hdr.proto !== PROTO.COMMAND || request.hdr.typ !== MSG_TYPE.COMMAND.REQUEST) {
+      this.#respondError(msg, DOWNLINK_ERROR.UNSUPPORTED, 'trackers accept only COMMAND/request');
+      return;
+    }
+    this.#sendCommand(msg, request);
+  }
+
+  #sendCommand(msg: Msg, request: ProtoMsg): void {
+    const { metrics, config } = this.#deps;
+    let body: CommandRequestBody;
+    try {
+      body = decodePayload(request.body, CommandRequestBody);
+    } catch (err) {
+      this.#respondError(msg, DOWNLINK_ERROR.BAD_REQUEST, (err as Error).message);
+      return;
+    }
+    const log = this.#log.child({ commandId: body.commandId });
+    const frame = encodeTrackerCommand(body, this.#deviceId!);
+    if (typeof frame === 'string') {
+      metrics.commands.inc({ outcome: 'unsupported' });
+      this.#respondError(msg, DOWNLINK_ERROR.UNSUPPORTED, frame);
+      return;
+    }
+    if (this.#inFlight) {
+      metrics.commands.inc({ outcome: 'busy' });
+      this.#respondError(msg, DOWNLINK_ERROR.BUSY, `command ${this.#inFlight.commandId} is still in flight`);
+      return;
+    }
+    if (this.#closed || !this.#socket.writable) {
+      this.#respondError(msg, DOWNLINK_ERROR.WRITE_FAILED, 'connection closing');
+      return;
+    }
+    this.#socket.write(frame);
+    const timer = setTimeout(() => {
+      log.warn('no response to command in time; the next command may go out');
+      this.#inFlight = undefined;
+    }, config.commandTimeoutMs);
+    this.#inFlight = { commandId: body.commandId, timer };
+    metrics.commands.inc({ outcome: 'sent' });
+    log.info({ name: body.name }, 'command sent to tracker');
+    msg.respond(
+      encodeProtoMsg({
+        hdr: { proto: PROTO.COMMAND, typ: MSG_TYPE.COMMAND.ACK },
+        body: encodePayload(CommandAckBody, { commandId: body.commandId }),
+      }),
+    );
+  }
+
+  #respondError(msg: Msg, code: number, err: string): void {
+    this.#log.info({ code, err }, 'downlink refused');
+    if (!msg.reply) return;
+    msg.respond(
+      encodeProtoMsg({
+        hdr: { proto: PROTO.CONTROL, typ: MSG_TYPE.CONTROL.ERROR },
+        body: encodePayload(ControlErrorBody, { err, close: false, code }),
+      }),
+    );
+  }
+
+  #clearInFlight(): void {
+    if (this.#inFlight) clearTimeout(this.#inFlight.timer);
+    this.#inFlight = undefined;
+  }
+
+  async #onClose(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#loginTimer);
+    this.#clearInFlight();
+    this.#downlink?.unsubscribe();
+    const { metrics, presence, tenant } = this.#deps;
+    metrics.connections.dec();
+    metrics.closes.inc({ reason: this.#closeReason.split(':')[0]! });
+    if (this.#deviceId === undefined || this.#epoch === undefined) return;
+    this.#log.info({ reason: this.#closeReason }, 'tracker offline');
+    await presence
+      .offline(tenant, this.#deviceId, this.#epoch, this.#closeReason)
+      .catch((err: Error) => this.#log.warn({ err: err.message }, 'offline event not recorded'));
+  }
+}
+
+/** Codec 12 by default; Codec 14 (addressed by IMEI, refused by a tracker with another IMEI) on request. */
+function encodeTrackerCommand(body: CommandRequestBody, imei: string): Uint8Array | string {
+  const text = body.args?.text;
+  if (typeof text !== 'string' || text.length === 0 || text.length > 4096) {
+    return 'tracker commands need args.text (1-4096 characters)';
+  }
+  switch (body.name) {
+    case 'codec12':
+      return encodeCodec12(text, { type: 'command' });
+    case 'codec14':
+      return encodeCodec14(imei, text, { type: 'command' });
+    default:
+      return `trackers understand the command names codec12 and codec14, not ${body.name}`;
+  }
+}
+
+function toTelemetryRecord(r: AvlRecord, receivedAt: number): TelemetryRecord {
+  const attributes: Record<string, number | boolean | string> = namedAttributes(r.io);
+  if (r.generationType !== undefined) attributes.generationType = r.generationType;
+  const record: TelemetryRecord = {
+    deviceTime: r.timestamp,
+    receivedAt,
+    priority: r.priority,
+    eventIoId: r.eventIoId,
+    io: boundedIo(r.io),
+    attributes,
+  };
+  // Garbage coordinates are dropped rather than refused: refusing would make the tracker resend forever.
+  if (Math.abs(r.latitude) <= 90 && Math.abs(r.longitude) <= 180 && r.angle <= 360) {
+    record.position = {
+      lat: r.latitude,
+      lon: r.longitude,
+      alt: r.altitude,
+      angle: r.angle,
+      satellites: r.satellites,
+      speed: r.speed,
+    };
+  } else {
+    attributes.invalidPosition = true;
+  }
+  return record;
+}
+
+/** Raw IO by id; a variable-length value too large for the bus schema is left out rather than refused. */
+function boundedIo(io: AvlRecord['io']): Record<string, number | string> {
+  const raw = rawIoById(io);
+  for (const [id, value] of Object.entries(raw)) {
+    if (typeof value === 'string' && value.length > MAX_IO_STRING) delete raw[id];
+  }
+  return raw;
+}
+
+const MAX_IO_STRING = 1024;

@@ -1,0 +1,91 @@
+import { jetStreamTopology } from '@fleetwire/protocol';
+import {
+  BatchConsumer,
+  provisioningFor,
+  runService,
+  type ServiceDefinition,
+  terminate,
+} from '@fleetwire/runtime';
+import { migrations } from '@fleetwire/schema';
+import { Counter, Histogram } from 'prom-client';
+import { TelemetryStore } from './adapters/telemetry-store.ts';
+import { telemetryBatchHandler } from './adapters/telemetry-writer.ts';
+import { telemetryConfig } from './config.ts';
+import { TelemetryCoalescer } from './notifications.ts';
+
+const DAY = 86_400_000;
+
+export const telemetry: ServiceDefinition<typeof telemetryConfig> = {
+  name: 'telemetry',
+  defaultHttpPort: 9412,
+  config: telemetryConfig,
+  migrations,
+  provisioning: (cfg) => {
+    const topology = jetStreamTopology({ root: cfg.subjectRoot });
+    return provisioningFor(topology, {
+      streams: ['TELEMETRY', 'NOTIFY'],
+      consumers: [topology.consumers.telemetryWriter],
+    });
+  },
+  async start(ctx) {
+    const { config, nats, log, metrics } = ctx;
+    const topology = jetStreamTopology({ root: config.subjectRoot });
+    const store = new TelemetryStore(ctx.sql!);
+    const maintain = async () => {
+      const today = new Date();
+      await store.ensurePartitions(new Date(today.getTime() - DAY), 9);
+      const dropped = await store.dropBefore(new Date(today.getTime() - config.retentionDays * DAY));
+      if (dropped > 0)
+        log.info({ dropped, retentionDays: config.retentionDays }, 'old telemetry partitions dropped');
+    };
+    await maintain();
+    const maintenance = setInterval(
+      () => maintain().catch((err) => log.error({ err }, 'partition upkeep failed')),
+      3_600_000,
+    );
+
+    const coalescer = config.notifyIntervalMs > 0 ? new TelemetryCoalescer() : undefined;
+    const spec = topology.consumers.telemetryWriter;
+    const consumer = new BatchConsumer(await nats.js.consumers.get(spec.streamName, spec.durableName), {
+      maxBatch: config.batchMaxMessages,
+      maxWaitMs: config.batchMaxWaitMs,
+      log,
+      onHealthy: (healthy) => ctx.setReady(healthy),
+      terminate: (msg, reason) => terminate(msg, nats.features, reason, log),
+      handle: telemetryBatchHandler({
+        store,
+        coalescer,
+        log,
+        metrics: {
+          records: new Counter({
+            name: 'fleetwire_telemetry_records_total',
+            help: 'Telemetry records by result',
+            labelNames: ['result'] as const,
+            registers: [metrics],
+          }),
+          batchSeconds: new Histogram({
+            name: 'fleetwire_telemetry_batch_seconds',
+            help: 'Time to decode and store one batch',
+            buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+            registers: [metrics],
+          }),
+          endToEndSeconds: new Histogram({
+            name: 'fleetwire_telemetry_device_to_row_seconds',
+            help: 'From the edge receiving a record to its row being committed',
+            buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+            registers: [metrics],
+          }),
+        },
+      }),
+    });
+    await consumer.start();
+    return {
+      async stop() {
+        clearInterval(maintenance);
+        await consumer.stop();
+      },
+    };
+  },
+};
+
+if (import.meta.main) await runService(telemetry);
