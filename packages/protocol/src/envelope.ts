@@ -58,7 +58,7 @@ export const MSG_TYPE = {
   PORT_FORWARD: { NEW: 'new', STOP: 'stop', FORWARD: 'forward', ACK: 'ack', ERROR: 'error' },
   MENDER_CLIENT: { CHECK_UPDATE: 'check-update', SEND_INVENTORY: 'send-inventory' },
   /** Device → edge: a batch of records. On the bus: the normalised TelemetryMessage. */
-  TELEMETRY: { RECORD: 'record' },
+  TELEMETRY: { RECORD: 'record', SUMMARY: 'summary' },
   EVENT: { EVENT: 'event', ALERT: 'alert' },
   /** `presence` exists only on the bus (published by edges, not devices). */
   STATUS: { HEARTBEAT: 'heartbeat', STATE: 'state', PRESENCE: 'presence' },
@@ -66,7 +66,14 @@ export const MSG_TYPE = {
    * Device leg: `request` (cloud → device), `ack` (device received it), `result` (device finished).
    * Bus: `ack`/`result`/`reply` on `up.<device>.reply`, `state` on `cmd.<device>.<state>`.
    */
-  COMMAND: { REQUEST: 'request', ACK: 'ack', RESULT: 'result', REPLY: 'reply', STATE: 'state' },
+  COMMAND: {
+    REQUEST: 'request',
+    ACK: 'ack',
+    RESULT: 'result',
+    REPLY: 'reply',
+    STATE: 'state',
+    DISPATCH: 'dispatch',
+  },
   LOG: { ENTRY: 'entry', UPLOAD_READY: 'upload-ready' },
   UPDATE: { OFFER: 'offer', PROGRESS: 'progress' },
 } as const;

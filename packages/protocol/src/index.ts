@@ -46,7 +46,9 @@ export type { EventSeverity, LogLevel, PresenceState, TelemetrySource, Transport
 export {
   Attributes,
   CommandAckBody,
+  CommandDispatch,
   CommandIdSchema,
+  CommandMetadata,
   CommandName,
   CommandReply,
   CommandRequestBody,
@@ -83,6 +85,7 @@ export {
   TelemetryMessage,
   TelemetryRecord,
   TelemetryRecordBody,
+  TelemetrySummary,
   TenantIdSchema,
   TRANSPORT,
 } from './payloads.ts';

@@ -244,6 +244,12 @@ export const CommandReply = Type.Object(
 );
 export type CommandReply = Static<typeof CommandReply>;
 
+/** The caller's metadata: any JSON object, returned untouched in every notification. */
+export const CommandMetadata = Type.Record(Type.String({ maxLength: 256 }), Type.Unknown(), {
+  maxProperties: 256,
+});
+export type CommandMetadata = Static<typeof CommandMetadata>;
+
 /** Bus, COMMAND/state on `cmd.<device>.<state>`. */
 export const CommandStateChange = Type.Object(
   {
@@ -252,15 +258,58 @@ export const CommandStateChange = Type.Object(
     commandId: CommandIdSchema,
     state: Type.Enum(COMMAND_STATE),
     at: EpochMs,
+    /** What was sent: `codec12`/`codec14` for trackers, the command name for WebSocket devices. */
+    name: Type.Optional(CommandName),
+    /** The command as the host wrote it (e.g. `setdigout 1?`). */
+    command: Type.Optional(Type.String({ maxLength: 4096 })),
     /** Delivery attempt this change belongs to, from 1. */
     attempt: Type.Optional(Type.Integer({ minimum: 1 })),
     response: Type.Optional(Type.String({ maxLength: MAX_OUTPUT })),
     error: Type.Optional(Type.String({ maxLength: MAX_ERROR })),
-    metadata: Type.Optional(Attributes),
+    metadata: Type.Optional(CommandMetadata),
   },
   strict,
 );
 export type CommandStateChange = Static<typeof CommandStateChange>;
+
+/** Bus, COMMAND/dispatch on `dispatch.<device>`: "look at this device's open commands now". */
+export const CommandDispatch = Type.Object(
+  {
+    tenant: TenantIdSchema,
+    deviceId: DeviceIdSchema,
+    /** The command that prompted it; the dispatcher still sends the device's oldest open command first. */
+    commandId: Type.Optional(CommandIdSchema),
+    reason: Type.Enum({ NEW: 'new', ONLINE: 'online', RETRY: 'retry', REPLAY: 'replay' }),
+  },
+  strict,
+);
+export type CommandDispatch = Static<typeof CommandDispatch>;
+
+/**
+ * Bus, TELEMETRY/summary on `notify.telemetry`: per device, at most one per interval, the seed
+ * gateway's telemetry webhook (`recordCount`, `latestTimestamp`, `latestGps`, `latestAttributes`).
+ */
+export const TelemetrySummary = Type.Object(
+  {
+    tenant: TenantIdSchema,
+    deviceId: DeviceIdSchema,
+    recordCount: Type.Integer({ minimum: 1 }),
+    latestTimestamp: EpochMs,
+    latestGps: Type.Optional(
+      Type.Object(
+        {
+          latitude: Type.Number({ minimum: -90, maximum: 90 }),
+          longitude: Type.Number({ minimum: -180, maximum: 180 }),
+          speed: Type.Optional(Type.Number({ minimum: 0 })),
+        },
+        strict,
+      ),
+    ),
+    latestAttributes: Attributes,
+  },
+  strict,
+);
+export type TelemetrySummary = Static<typeof TelemetrySummary>;
 
 // ---------------------------------------------------------------------------------------------
 // Logs

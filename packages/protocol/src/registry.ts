@@ -6,6 +6,7 @@ import type { Static, TSchema } from 'typebox';
 import { MSG_TYPE, PROTO } from './envelope.ts';
 import {
   CommandAckBody,
+  CommandDispatch,
   CommandReply,
   CommandRequestBody,
   CommandResultBody,
@@ -28,6 +29,7 @@ import {
   StateBody,
   TelemetryMessage,
   TelemetryRecordBody,
+  TelemetrySummary,
 } from './payloads.ts';
 import { UP_KIND, type UpKind } from './subjects.ts';
 
@@ -56,7 +58,7 @@ export const DEVICE_BODY_SCHEMAS = {
 
 /** Payloads published on JetStream subjects. */
 export const BUS_PAYLOAD_SCHEMAS = {
-  [PROTO.TELEMETRY]: { [TELEMETRY.RECORD]: TelemetryMessage },
+  [PROTO.TELEMETRY]: { [TELEMETRY.RECORD]: TelemetryMessage, [TELEMETRY.SUMMARY]: TelemetrySummary },
   [PROTO.EVENT]: { [EVENT.EVENT]: DeviceEventMessage, [EVENT.ALERT]: DeviceEventMessage },
   [PROTO.STATUS]: {
     [STATUS.HEARTBEAT]: DeviceHeartbeatMessage,
@@ -68,6 +70,7 @@ export const BUS_PAYLOAD_SCHEMAS = {
     [COMMAND.RESULT]: CommandReply,
     [COMMAND.REPLY]: CommandReply,
     [COMMAND.STATE]: CommandStateChange,
+    [COMMAND.DISPATCH]: CommandDispatch,
   },
   [PROTO.LOG]: { [LOG.ENTRY]: DeviceLogMessage, [LOG.UPLOAD_READY]: LogUploadReadyMessage },
 } as const;

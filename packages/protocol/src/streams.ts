@@ -26,6 +26,7 @@ export const STREAM = {
   DEVICE_EVENTS: 'DEVICE_EVENTS',
   PRESENCE: 'PRESENCE',
   COMMANDS: 'COMMANDS',
+  DISPATCH: 'DISPATCH',
   NOTIFY: 'NOTIFY',
 } as const;
 export type StreamKey = (typeof STREAM)[keyof typeof STREAM];
@@ -134,6 +135,7 @@ export const DEFAULT_MAX_AGE_MS: Readonly<Record<StreamKey, number>> = {
   DEVICE_EVENTS: 7 * DAY,
   PRESENCE: 1 * DAY,
   COMMANDS: 7 * DAY,
+  DISPATCH: 7 * DAY,
   NOTIFY: 7 * DAY,
 };
 /** Edges publish with a msgID, so a device retransmission inside this window is dropped by the stream. */
@@ -200,6 +202,12 @@ function streamSpecs(s: Subjects, options: TopologyOptions): Record<StreamKey, S
       description: 'Command state changes (CommandStateChange)',
       subjects: [s.cmdAll()],
       retention: 'limits',
+    },
+    DISPATCH: {
+      ...base(STREAM.DISPATCH),
+      description: 'Command delivery work items for the command dispatcher (CommandDispatch)',
+      subjects: [s.dispatchAll()],
+      retention: 'workqueue',
     },
     NOTIFY: {
       ...base(STREAM.NOTIFY),

@@ -7,6 +7,7 @@
  *   <root>.<tenant>.down.<device>             cloud → device, core request/reply (no responders = offline)
  *   <root>.<tenant>.presence.<device>         online/offline (JetStream)
  *   <root>.<tenant>.cmd.<device>.<state>      command state changes (JetStream)
+ *   <root>.<tenant>.dispatch.<device>         command delivery work items (JetStream work queue)
  *   <root>.<tenant>.session.<sid>.<dir>       interactive sessions (core NATS)
  *   <root>.<tenant>.notify.<event.type>       webhook work items (JetStream work queue)
  *   <root>.<tenant>.ctl.edge.<edgeId>         edge control (core NATS)
@@ -59,6 +60,7 @@ const SESSION_DIRS: ReadonlySet<string> = new Set(Object.values(SESSION_DIR));
 export type ParsedSubject =
   | { type: 'up'; tenant: TenantId; deviceId: DeviceId; kind: UpKind }
   | { type: 'down'; tenant: TenantId; deviceId: DeviceId }
+  | { type: 'dispatch'; tenant: TenantId; deviceId: DeviceId }
   | { type: 'presence'; tenant: TenantId; deviceId: DeviceId }
   | { type: 'cmd'; tenant: TenantId; deviceId: DeviceId; state: CommandState }
   | { type: 'session'; tenant: TenantId; sessionId: SessionId; dir: SessionDir }
@@ -71,6 +73,8 @@ export interface Subjects {
   down(tenant: TenantId, deviceId: DeviceId): string;
   presence(tenant: TenantId, deviceId: DeviceId): string;
   cmd(tenant: TenantId, deviceId: DeviceId, state: CommandState): string;
+  /** Work item for the command dispatcher: "look at this device's open commands". */
+  dispatch(tenant: TenantId, deviceId: DeviceId): string;
   session(tenant: TenantId, sessionId: SessionId, dir: SessionDir): string;
   notify(tenant: TenantId, eventType: string): string;
   edgeCtl(tenant: TenantId, edgeId: EdgeId): string;
@@ -85,6 +89,7 @@ export interface Subjects {
   cmdAll(state?: CommandState): string;
   cmdFor(tenant: TenantId, state?: CommandState): string;
   cmdForDevice(tenant: TenantId, deviceId: DeviceId): string;
+  dispatchAll(): string;
   sessionFor(tenant: TenantId, sessionId: SessionId): string;
   notifyAll(): string;
   notifyFor(tenant: TenantId): string;
@@ -146,6 +151,7 @@ export function subjects(options: SubjectsOptions = {}): Subjects {
     down: (tenant, deviceId) => `${root}.${t(tenant)}.down.${d(deviceId)}`,
     presence: (tenant, deviceId) => `${root}.${t(tenant)}.presence.${d(deviceId)}`,
     cmd: (tenant, deviceId, state) => `${root}.${t(tenant)}.cmd.${d(deviceId)}.${stateOrAny(state)}`,
+    dispatch: (tenant, deviceId) => `${root}.${t(tenant)}.dispatch.${d(deviceId)}`,
     session: (tenant, sessionId, dir) =>
       `${root}.${t(tenant)}.session.${parseSessionId(sessionId)}.${checkOneOf(SESSION_DIRS, dir, 'session direction')}`,
     notify: (tenant, eventType) => `${root}.${t(tenant)}.notify.${parseEventType(eventType)}`,
@@ -160,6 +166,7 @@ export function subjects(options: SubjectsOptions = {}): Subjects {
     cmdAll: (state) => `${root}.*.cmd.*.${stateOrAny(state)}`,
     cmdFor: (tenant, state) => `${root}.${t(tenant)}.cmd.*.${stateOrAny(state)}`,
     cmdForDevice: (tenant, deviceId) => `${root}.${t(tenant)}.cmd.${d(deviceId)}.*`,
+    dispatchAll: () => `${root}.*.dispatch.*`,
     sessionFor: (tenant, sessionId) => `${root}.${t(tenant)}.session.${parseSessionId(sessionId)}.*`,
     notifyAll: () => `${root}.*.notify.>`,
     notifyFor: (tenant) => `${root}.${t(tenant)}.notify.>`,
@@ -201,6 +208,7 @@ function parseTokens(root: string, tokens: string[]): ParsedSubject {
         kind: checkOneOf(UP_KINDS, rest[1]!, 'up kind'),
       };
     case 'down':
+    case 'dispatch':
     case 'presence':
       expectTokens(rest, 1);
       return { type: family, tenant, deviceId: parseDeviceId(rest[0]) };

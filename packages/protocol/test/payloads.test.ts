@@ -94,6 +94,14 @@ const BUS_SAMPLES: Record<number, Record<string, Record<string, unknown>>> = {
       codec: 0x8e,
       records: [{ deviceTime: at, receivedAt: at + 40, position: { lat: 1, lon: 2, alt: 120, angle: 359 } }],
     },
+    summary: {
+      tenant,
+      deviceId,
+      recordCount: 5,
+      latestTimestamp: at,
+      latestGps: { latitude: 40.7128, longitude: -74.006, speed: 45 },
+      latestAttributes: { batteryLevel: 85 },
+    },
   },
   [PROTO.EVENT]: {
     event: { ...fromDevice, code: 'door_open' },
@@ -108,7 +116,20 @@ const BUS_SAMPLES: Record<number, Record<string, Record<string, unknown>>> = {
     ack: { tenant, deviceId, commandId, receivedAt: at },
     result: { tenant, deviceId, commandId, ok: false, error: 'unsupported', receivedAt: at },
     reply: { tenant, deviceId, text: 'RTC:2024/1/1 0:0 Init:…', receivedAt: at },
-    state: { tenant, deviceId, commandId, state: 'delivered', at, attempt: 1, metadata: { edge: 'edge-1' } },
+    state: {
+      tenant,
+      deviceId,
+      commandId,
+      state: 'completed',
+      at,
+      attempt: 1,
+      name: 'codec12',
+      command: 'setdigout 1?',
+      response: 'DOUT1:1',
+      // The caller's metadata is any JSON, nested included, and comes back untouched.
+      metadata: { job_id: '123', action: 'START', steps: [1, { nested: true }] },
+    },
+    dispatch: { tenant, deviceId, commandId, reason: 'online' },
   },
   [PROTO.LOG]: {
     entry: {

@@ -40,6 +40,7 @@ describe('jetStreamTopology', () => {
       'FW_DEVICE_EVENTS',
       'FW_PRESENCE',
       'FW_COMMANDS',
+      'FW_DISPATCH',
       'FW_NOTIFY',
     ]);
     const other = jetStreamTopology({ root: 't1a2' });
