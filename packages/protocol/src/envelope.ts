@@ -59,7 +59,8 @@ export const MSG_TYPE = {
   MENDER_CLIENT: { CHECK_UPDATE: 'check-update', SEND_INVENTORY: 'send-inventory' },
   /** Device → edge: a batch of records. On the bus: the normalised TelemetryMessage. */
   TELEMETRY: { RECORD: 'record', SUMMARY: 'summary' },
-  EVENT: { EVENT: 'event', ALERT: 'alert' },
+  /** `webhook` exists only on the bus: a notifier delivery. */
+  EVENT: { EVENT: 'event', ALERT: 'alert', WEBHOOK: 'webhook' },
   /** `presence` exists only on the bus (published by edges, not devices). */
   STATUS: { HEARTBEAT: 'heartbeat', STATE: 'state', PRESENCE: 'presence' },
   /**

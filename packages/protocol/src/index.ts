@@ -88,6 +88,7 @@ export {
   TelemetrySummary,
   TenantIdSchema,
   TRANSPORT,
+  WebhookDelivery,
 } from './payloads.ts';
 export type {
   AnyBusMessage,

@@ -311,6 +311,27 @@ export const TelemetrySummary = Type.Object(
 );
 export type TelemetrySummary = Static<typeof TelemetrySummary>;
 
+/**
+ * Bus, EVENT/webhook on `notify.delivery`: one webhook delivery to one target, owned by the
+ * notifier (retried with backoff, dead-lettered after the last attempt, replayed by the API).
+ */
+export const WebhookDelivery = Type.Object(
+  {
+    tenant: TenantIdSchema,
+    /** Stable per event and target: the receiver's idempotency key (header x-fleetwire-event-id). */
+    eventId: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,200}$' }),
+    eventType: Type.String({ pattern: '^[a-z][a-z0-9_.]{0,63}$' }),
+    /** Full URL the payload is POSTed to. */
+    url: Type.String({ maxLength: 2048 }),
+    /** Absent for NOTIFICATION_URL (signed with the configured secret). */
+    subscriptionId: Type.Optional(Type.String({ pattern: SAFE_TOKEN_PATTERN })),
+    payload: Type.Record(Type.String(), Type.Unknown()),
+    createdAt: EpochMs,
+  },
+  strict,
+);
+export type WebhookDelivery = Static<typeof WebhookDelivery>;
+
 // ---------------------------------------------------------------------------------------------
 // Logs
 

@@ -30,6 +30,7 @@ import {
   TelemetryMessage,
   TelemetryRecordBody,
   TelemetrySummary,
+  WebhookDelivery,
 } from './payloads.ts';
 import { UP_KIND, type UpKind } from './subjects.ts';
 
@@ -59,7 +60,11 @@ export const DEVICE_BODY_SCHEMAS = {
 /** Payloads published on JetStream subjects. */
 export const BUS_PAYLOAD_SCHEMAS = {
   [PROTO.TELEMETRY]: { [TELEMETRY.RECORD]: TelemetryMessage, [TELEMETRY.SUMMARY]: TelemetrySummary },
-  [PROTO.EVENT]: { [EVENT.EVENT]: DeviceEventMessage, [EVENT.ALERT]: DeviceEventMessage },
+  [PROTO.EVENT]: {
+    [EVENT.EVENT]: DeviceEventMessage,
+    [EVENT.ALERT]: DeviceEventMessage,
+    [EVENT.WEBHOOK]: WebhookDelivery,
+  },
   [PROTO.STATUS]: {
     [STATUS.HEARTBEAT]: DeviceHeartbeatMessage,
     [STATUS.STATE]: DeviceStateMessage,

@@ -106,6 +106,14 @@ const BUS_SAMPLES: Record<number, Record<string, Record<string, unknown>>> = {
   [PROTO.EVENT]: {
     event: { ...fromDevice, code: 'door_open' },
     alert: { ...fromDevice, code: 'panic', severity: 'critical' },
+    webhook: {
+      tenant,
+      eventId: 'cmd-1:completed',
+      eventType: 'command.completed',
+      url: 'http://127.0.0.1:9/webhooks/iot/v1/command/confirm',
+      payload: { identified: true, imei: '350612345678901', metadata: { job_id: '123' } },
+      createdAt: at,
+    },
   },
   [PROTO.STATUS]: {
     heartbeat: { ...fromDevice, seq: 1 },
