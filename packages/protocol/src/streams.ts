@@ -298,7 +298,8 @@ function telemetryWriterConsumer(streams: Record<StreamKey, StreamSpec>, s: Subj
     stream: STREAM.TELEMETRY,
     description: 'Writes telemetry to the database',
     filterSubjects: [s.upAll(UP_KIND.TELEMETRY)],
-    ackWaitMs: 30 * SECOND,
+    // Short, so a crashed writer's batches come back quickly; a live writer extends it while retrying.
+    ackWaitMs: 10 * SECOND,
     maxAckPending: 20_000,
   });
 }

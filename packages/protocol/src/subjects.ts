@@ -91,7 +91,8 @@ export interface Subjects {
   cmdForDevice(tenant: TenantId, deviceId: DeviceId): string;
   dispatchAll(): string;
   sessionFor(tenant: TenantId, sessionId: SessionId): string;
-  notifyAll(): string;
+  /** `<root>.*.notify.<eventType>` (one work item kind across tenants), or every kind when omitted. */
+  notifyAll(eventType?: string): string;
   notifyFor(tenant: TenantId): string;
   /** An edge serves every tenant, so it listens on `<root>.*.ctl.edge.<edgeId>`. */
   edgeCtlAll(edgeId: EdgeId): string;
@@ -168,7 +169,8 @@ export function subjects(options: SubjectsOptions = {}): Subjects {
     cmdForDevice: (tenant, deviceId) => `${root}.${t(tenant)}.cmd.${d(deviceId)}.*`,
     dispatchAll: () => `${root}.*.dispatch.*`,
     sessionFor: (tenant, sessionId) => `${root}.${t(tenant)}.session.${parseSessionId(sessionId)}.*`,
-    notifyAll: () => `${root}.*.notify.>`,
+    notifyAll: (eventType) =>
+      eventType === undefined ? `${root}.*.notify.>` : `${root}.*.notify.${parseEventType(eventType)}`,
     notifyFor: (tenant) => `${root}.${t(tenant)}.notify.>`,
     edgeCtlAll: (edgeId) => `${root}.*.ctl.edge.${parseEdgeId(edgeId)}`,
     tenantAll: (tenant) => `${root}.${t(tenant)}.>`,

@@ -153,7 +153,7 @@ describe('jetStreamTopology', () => {
       description: expect.any(String),
       ack_policy: 'explicit',
       deliver_policy: 'all',
-      ack_wait: 30_000 * NS_PER_MS,
+      ack_wait: 10_000 * NS_PER_MS,
       max_deliver: -1,
       max_ack_pending: 20_000,
       filter_subject: 'fw.*.up.*.telemetry',

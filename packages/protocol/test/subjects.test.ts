@@ -125,6 +125,9 @@ describe('builders and parse', () => {
     expect(s.cmdForDevice(tenantA, imei)).toBe('fw.tenant-a.cmd.356307042441013.*');
     expect(s.sessionFor(tenantA, sid)).toBe(`fw.tenant-a.session.${sid}.*`);
     expect(s.notifyAll()).toBe('fw.*.notify.>');
+    expect(s.notifyAll('delivery')).toBe('fw.*.notify.delivery');
+    expect(s.notifyAll('device.offline')).toBe('fw.*.notify.device.offline');
+    expect(() => s.notifyAll('bad..type')).toThrow(/event type/);
     expect(s.notifyFor(tenantA)).toBe('fw.tenant-a.notify.>');
     expect(s.edgeCtlAll(edge)).toBe('fw.*.ctl.edge.edge-eu-1');
     expect(s.tenantAll(tenantA)).toBe('fw.tenant-a.>');

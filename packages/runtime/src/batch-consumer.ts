@@ -99,13 +99,14 @@ export class BatchConsumer {
       } catch (err) {
         attempt++;
         if (attempt === 1) this.#opts.onHealthy?.(false);
-        const delay = Math.min(this.#opts.maxRetryDelayMs ?? 10_000, 250 * 2 ** Math.min(attempt, 10));
+        const delay = Math.min(this.#opts.maxRetryDelayMs ?? 4_000, 250 * 2 ** Math.min(attempt, 10));
         this.#opts.log.warn(
           { err, attempt, batch: batch.length, retryInMs: delay },
           'batch failed; will retry',
         );
-        // Keep the batch ours while we wait, so no other instance gets it meanwhile.
+        // Keep the batch (and what waits behind it) ours, so no other instance gets it meanwhile.
         for (const m of batch) m.working();
+        for (const m of this.#buffer) m.working();
         await new Promise((r) => setTimeout(r, delay));
       }
     }

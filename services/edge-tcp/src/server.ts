@@ -41,7 +41,8 @@ export class TrackerServer {
    * in one burst (the lesson of Mender's graceful shutdown).
    */
   async drain(spreadMs: number): Promise<void> {
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    // close() stops accepting now but reports only once every connection is gone, so await it last.
+    const listenerClosed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     const conns = [...this.#connections];
     this.#log.info({ connections: conns.length, spreadMs }, 'draining tracker connections');
     const step = conns.length > 0 ? spreadMs / conns.length : 0;
@@ -53,5 +54,6 @@ export class TrackerServer {
     // Give the close handlers (presence offline events) a moment to publish before NATS drains.
     const deadline = Date.now() + 2_000;
     while (this.#connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await listenerClosed;
   }
 }

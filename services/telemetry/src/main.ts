@@ -1,6 +1,7 @@
-import { jetStreamTopology } from '@fleetwire/protocol';
+import { encodeBusMessage, jetStreamTopology, MSG_TYPE, PROTO } from '@fleetwire/protocol';
 import {
   BatchConsumer,
+  JetStreamPublisher,
   provisioningFor,
   runService,
   type ServiceDefinition,
@@ -79,10 +80,31 @@ export const telemetry: ServiceDefinition<typeof telemetryConfig> = {
       }),
     });
     await consumer.start();
+
+    const publisher = new JetStreamPublisher(nats.nc);
+    const flushNotifications = async () => {
+      for (const summary of coalescer?.take() ?? []) {
+        const subject = topology.subjects.notify(summary.tenant, 'telemetry');
+        const bytes = encodeBusMessage(PROTO.TELEMETRY, MSG_TYPE.TELEMETRY.SUMMARY, summary);
+        await publisher
+          .publish(subject, bytes, {
+            msgId: `${summary.tenant}:${summary.deviceId}:${summary.latestTimestamp}`,
+          })
+          .catch((err: Error) =>
+            log.warn({ deviceId: summary.deviceId, err: err.message }, 'telemetry summary lost'),
+          );
+      }
+    };
+    const notifier = coalescer
+      ? setInterval(() => void flushNotifications(), config.notifyIntervalMs)
+      : undefined;
     return {
       async stop() {
         clearInterval(maintenance);
+        clearInterval(notifier);
         await consumer.stop();
+        await flushNotifications();
+        await publisher.close();
       },
     };
   },

@@ -1,12 +1,4 @@
-/** What a host hears about a device's telemetry: the seed gateway's `/webhooks/iot/v1/telemetry` payload. */
-export interface TelemetrySummary {
-  tenant: string;
-  deviceId: string;
-  recordCount: number;
-  latestTimestamp: number;
-  latestGps?: { latitude: number; longitude: number; speed?: number };
-  latestAttributes: Record<string, number | boolean | string>;
-}
+import type { DeviceId, TelemetrySummary, TenantId } from '@fleetwire/protocol';
 
 interface Sample {
   deviceTime: number;
@@ -21,7 +13,7 @@ interface Sample {
 export class TelemetryCoalescer {
   readonly #pending = new Map<string, TelemetrySummary>();
 
-  add(tenant: string, deviceId: string, records: readonly Sample[]): void {
+  add(tenant: TenantId, deviceId: DeviceId, records: readonly Sample[]): void {
     const key = `${tenant}/${deviceId}`;
     let summary = this.#pending.get(key);
     if (!summary) {
@@ -33,7 +25,8 @@ export class TelemetryCoalescer {
       if (r.deviceTime < summary.latestTimestamp) continue;
       summary.latestTimestamp = r.deviceTime;
       if (r.position) {
-        summary.latestGps = { latitude: r.position.lat, longitude: r.position.lon, speed: r.position.speed };
+        summary.latestGps = { latitude: r.position.lat, longitude: r.position.lon };
+        if (r.position.speed !== undefined) summary.latestGps.speed = r.position.speed;
       }
       Object.assign(summary.latestAttributes, r.attributes);
     }
