@@ -1,0 +1,38 @@
+import { type ConsumerSpec, consumerSpec, type JetStreamTopology, UP_KIND } from '@fleetwire/protocol';
+
+export interface CommandConsumers {
+  dispatch: ConsumerSpec;
+  presence: ConsumerSpec;
+  replies: ConsumerSpec;
+}
+
+/** The dispatcher's durable consumers; every instance pulls from the same three. */
+export function commandConsumers(topology: JetStreamTopology): CommandConsumers {
+  const { streams, subjects } = topology;
+  return {
+    dispatch: consumerSpec(streams, {
+      durableName: 'command-dispatcher',
+      stream: 'DISPATCH',
+      description: 'Sends the oldest open command of a device; retries come back as delayed NAKs',
+      filterSubjects: [subjects.dispatchAll()],
+      ackWaitMs: 30_000,
+      maxAckPending: 10_000,
+    }),
+    presence: consumerSpec(streams, {
+      durableName: 'command-presence',
+      stream: 'PRESENCE',
+      description: 'Re-dispatches the open commands of devices that come online',
+      filterSubjects: [subjects.presenceAll()],
+      deliverPolicy: 'new',
+      ackWaitMs: 30_000,
+    }),
+    replies: consumerSpec(streams, {
+      durableName: 'command-replies',
+      stream: 'DEVICE_EVENTS',
+      description: 'Matches device answers to commands',
+      filterSubjects: [subjects.upAll(UP_KIND.REPLY)],
+      deliverPolicy: 'new',
+      ackWaitMs: 30_000,
+    }),
+  };
+}

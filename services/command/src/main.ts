@@ -1,0 +1,122 @@
+import { CommandLedger } from '@fleetwire/ledger';
+import { jetStreamTopology, type Subjects } from '@fleetwire/protocol';
+import {
+  JetStreamPublisher,
+  provisioningFor,
+  runService,
+  type ServiceDefinition,
+  terminate,
+} from '@fleetwire/runtime';
+import { migrations } from '@fleetwire/schema';
+import type { JsMsg } from '@nats-io/jetstream';
+import { Downlink } from './adapters/downlink.ts';
+import { WorkLoop } from './adapters/work-loop.ts';
+import { commandConfig } from './config.ts';
+import { commandConsumers } from './consumers.ts';
+import { Dispatcher } from './dispatcher.ts';
+import { commandMetrics } from './metrics.ts';
+import { PresenceHandler } from './presence.ts';
+import { ReplyHandler } from './replies.ts';
+import { Sweeper } from './sweeper.ts';
+
+export interface CommandInstance {
+  ledger: CommandLedger;
+  sweeper: Sweeper;
+  stop(): Promise<void>;
+}
+
+/** Work items of one device are handled in order; different devices in parallel. */
+function deviceKey(subjects: Subjects) {
+  return (msg: JsMsg): string => {
+    try {
+      const parsed = subjects.parse(msg.subject);
+      return 'deviceId' in parsed ? `${parsed.tenant}/${parsed.deviceId}` : msg.subject;
+    } catch {
+      return msg.subject;
+    }
+  };
+}
+
+export const command: ServiceDefinition<typeof commandConfig, CommandInstance> = {
+  name: 'command',
+  defaultHttpPort: 9413,
+  config: commandConfig,
+  migrations,
+  provisioning: (cfg) => {
+    const topology = jetStreamTopology({ root: cfg.subjectRoot });
+    const consumers = commandConsumers(topology);
+    return provisioningFor(topology, {
+      streams: ['DEVICE_EVENTS', 'PRESENCE', 'COMMANDS', 'DISPATCH'],
+      consumers: [consumers.dispatch, consumers.presence, consumers.replies],
+    });
+  },
+  async start(ctx) {
+    const { config, nats, log } = ctx;
+    const topology = jetStreamTopology({ root: config.subjectRoot });
+    const consumers = commandConsumers(topology);
+    const metrics = commandMetrics(ctx.metrics);
+    const publisher = new JetStreamPublisher(nats.nc);
+    const ledger = new CommandLedger({
+      sql: ctx.sql!,
+      publisher,
+      subjects: topology.subjects,
+      log,
+      onChange: (c) => metrics.transitions.inc({ state: c.state }),
+    });
+    const poison = (msg: JsMsg, reason: string) => terminate(msg, nats.features, reason, log);
+    const dispatcher = new Dispatcher({
+      ledger,
+      downlink: new Downlink(nats.nc, topology.subjects, config.dispatchTimeoutMs),
+      metrics,
+      log,
+      busyRetryMs: config.busyRetryMs,
+      terminate: poison,
+    });
+    const replies = new ReplyHandler({
+      ledger,
+      metrics,
+      log,
+      validate: config.validateResponse,
+      terminate: poison,
+    });
+    const presence = new PresenceHandler({ ledger, log, terminate: poison });
+
+    const loop = async (
+      spec: { streamName: string; durableName: string },
+      handle: (m: JsMsg) => Promise<void>,
+    ) => {
+      const work = new WorkLoop(await nats.js.consumers.get(spec.streamName, spec.durableName), {
+        concurrency: config.concurrency,
+        keyOf: deviceKey(topology.subjects),
+        handle,
+        retryDelayMs: config.busyRetryMs,
+        log,
+      });
+      await work.start();
+      return work;
+    };
+    const loops = [
+      await loop(consumers.replies, (m) => replies.handle(m)),
+      await loop(consumers.dispatch, (m) => dispatcher.handle(m)),
+      await loop(consumers.presence, (m) => presence.handle(m)),
+    ];
+    const sweeper = new Sweeper({
+      ledger,
+      log,
+      intervalMs: config.sweepIntervalMs,
+      batch: config.sweepBatch,
+    });
+    sweeper.start();
+    return {
+      ledger,
+      sweeper,
+      async stop() {
+        await sweeper.stop();
+        for (const l of loops) await l.stop();
+        await publisher.close();
+      },
+    };
+  },
+};
+
+if (import.meta.main) await runService(command);
