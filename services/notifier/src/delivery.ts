@@ -1,0 +1,166 @@
+/**
+ * Delivery: one WebhookDelivery message is one POST. Success acks; failure NAKs with the scheduled
+ * delay; the last failed attempt (or a permanent failure) writes a dead letter and then terminates
+ * the message. Every attempt is signed afresh, so the signature's timestamp is always current.
+ */
+import { createHash } from 'node:crypto';
+import { decodeBusMessage, isProtocolError, WebhookDelivery } from '@fleetwire/protocol';
+import type { Logger } from '@fleetwire/runtime';
+import type { JsMsg } from '@nats-io/jetstream';
+import type { WebhookRequest } from './adapters/http-sender.ts';
+import type { DeadLetter } from './adapters/webhook-store.ts';
+import type { CircuitBreaker } from './circuit.ts';
+import { deliveryLogContext } from './events.ts';
+import { type AttemptResult, attemptsFor, decide } from './retry.ts';
+import { SIGNATURE_HEADER, signatureHeader } from './signature.ts';
+
+export const HEADER = {
+  EVENT_ID: 'x-fleetwire-event-id',
+  EVENT_TYPE: 'x-fleetwire-event-type',
+  SIGNATURE: SIGNATURE_HEADER,
+  ATTEMPT: 'x-fleetwire-delivery-attempt',
+} as const;
+
+export type DeliveryOutcome = 'delivered' | 'retry' | 'dead_letter' | 'dropped';
+export type TargetKind = 'notification_url' | 'subscription';
+
+export interface DeliveryMetrics {
+  outcome(outcome: DeliveryOutcome, target: TargetKind): void;
+  /** One HTTP attempt: how long the host took to answer (or to fail). */
+  attempt(ok: boolean, seconds: number): void;
+}
+
+export interface DeliveryDeps {
+  config: {
+    notificationUrl: string | undefined;
+    webhookSecret: string | undefined;
+    timeoutMs: number;
+    backoffMs: readonly number[];
+  };
+  secretOf(tenant: string, subscriptionId: string): Promise<string | undefined>;
+  deadLetter(d: DeadLetter): Promise<void>;
+  post(req: WebhookRequest): Promise<AttemptResult>;
+  circuit: CircuitBreaker;
+  terminate(msg: JsMsg, reason: string): void;
+  metrics: DeliveryMetrics;
+  log: Logger;
+}
+
+/** Stable per event and target, so a redelivered last attempt updates the same dead-letter row. */
+export function deadLetterId(eventId: string, url: string): string {
+  return createHash('sha256').update(`${eventId}\n${url}`).digest('hex').slice(0, 32);
+}
+
+export function deliveryHandler(deps: DeliveryDeps): (msg: JsMsg) => Promise<void> {
+  return async (msg) => {
+    let delivery: WebhookDelivery;
+    try {
+      delivery = decodeBusMessage(msg.data, WebhookDelivery).payload;
+    } catch (err) {
+      if (!isProtocolError(err)) throw err;
+      deps.terminate(msg, `undecodable: ${err.message}`);
+      return;
+    }
+    const log = deps.log.child(deliveryLogContext(delivery));
+    const target: TargetKind = delivery.subscriptionId === undefined ? 'notification_url' : 'subscription';
+    const secret = await secretFor(deps, delivery);
+    if ('drop' in secret) {
+      log.warn({ url: delivery.url, reason: secret.drop }, 'webhook delivery dropped');
+      deps.metrics.outcome('dropped', target);
+      deps.terminate(msg, secret.drop);
+      return;
+    }
+    const attempt = msg.info.deliveryCount;
+    const result = await attemptOnce(deps, delivery, secret.secret, attempt);
+    const decision = decide(result, attempt, deps.config.backoffMs);
+    const details = { url: delivery.url, attempt, status: result.status };
+    switch (decision.action) {
+      case 'ack':
+        msg.ack();
+        deps.metrics.outcome('delivered', target);
+        log.info(details, 'webhook delivered');
+        return;
+      case 'retry':
+        msg.nak(decision.delayMs);
+        deps.metrics.outcome('retry', target);
+        log.warn(
+          { ...details, error: errorOf(result), retryInMs: decision.delayMs },
+          'webhook failed; will retry',
+        );
+        return;
+      case 'dead-letter':
+        await deps.deadLetter({
+          tenant: delivery.tenant,
+          id: deadLetterId(delivery.eventId, delivery.url),
+          eventId: delivery.eventId,
+          eventType: delivery.eventType,
+          targetUrl: delivery.url,
+          subscriptionId: delivery.subscriptionId,
+          payload: delivery.payload,
+          attempts: attempt,
+          lastError: decision.reason,
+        });
+        deps.metrics.outcome('dead_letter', target);
+        log.error({ ...details, error: decision.reason }, 'webhook dead-lettered');
+        deps.terminate(msg, `dead-lettered: ${decision.reason}`);
+        return;
+    }
+  };
+}
+
+async function secretFor(
+  deps: DeliveryDeps,
+  d: WebhookDelivery,
+): Promise<{ secret: string } | { drop: string }> {
+  if (d.subscriptionId !== undefined) {
+    const secret = await deps.secretOf(d.tenant, d.subscriptionId);
+    return secret === undefined ? { drop: 'subscription deleted or disabled' } : { secret };
+  }
+  const { notificationUrl, webhookSecret } = deps.config;
+  if (notificationUrl === undefined || webhookSecret === undefined) {
+    return { drop: 'NOTIFICATION_URL is not configured' };
+  }
+  // FW_WEBHOOK_SECRET signs only requests to NOTIFICATION_URL, whatever a bus message asks for.
+  if (!d.url.startsWith(notificationUrl.replace(/\/+$/, ''))) return { drop: 'url outside NOTIFICATION_URL' };
+  return { secret: webhookSecret };
+}
+
+async function attemptOnce(
+  deps: DeliveryDeps,
+  d: WebhookDelivery,
+  secret: string,
+  attempt: number,
+): Promise<AttemptResult> {
+  const host = URL.canParse(d.url) ? new URL(d.url).origin : d.url;
+  const lastAttempt = attempt >= attemptsFor(deps.config.backoffMs);
+  // The last attempt always goes out: a host is not dead-lettered without being tried.
+  if (!lastAttempt && !deps.circuit.allow(host)) {
+    return { ok: false, error: 'circuit open: host failing', permanent: false };
+  }
+  const body = JSON.stringify(d.payload);
+  const started = performance.now();
+  let result: AttemptResult = { ok: false, error: 'not attempted', permanent: false };
+  try {
+    result = await deps.post({
+      url: d.url,
+      body,
+      timeoutMs: deps.config.timeoutMs,
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'fleetwire-notifier/0.1',
+        [HEADER.EVENT_ID]: d.eventId,
+        [HEADER.EVENT_TYPE]: d.eventType,
+        [HEADER.ATTEMPT]: String(attempt),
+        [HEADER.SIGNATURE]: signatureHeader(secret, body),
+      },
+    });
+    return result;
+  } finally {
+    deps.circuit.record(host, result.ok);
+    deps.metrics.attempt(result.ok, (performance.now() - started) / 1000);
+  }
+}
+
+function errorOf(result: AttemptResult): string | undefined {
+  return result.ok ? undefined : result.error;
+}

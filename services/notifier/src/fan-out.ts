@@ -1,0 +1,87 @@
+/**
+ * Event intake: a command outcome or telemetry summary becomes one WebhookDelivery per target on
+ * `notify.delivery`. The source message is acknowledged only after every delivery was stored
+ * (PubAck), so a crash in between redelivers the source; the msgIds make that redelivery harmless.
+ */
+import {
+  CommandStateChange,
+  decodeBusMessage,
+  encodeBusMessage,
+  isProtocolError,
+  MSG_TYPE,
+  PROTO,
+  type Subjects,
+  TelemetrySummary,
+} from '@fleetwire/protocol';
+import type { Logger } from '@fleetwire/runtime';
+import type { JsMsg } from '@nats-io/jetstream';
+import {
+  commandEvent,
+  type NotifyEvent,
+  planDeliveries,
+  type SeedTargetConfig,
+  type SubscriptionTarget,
+  telemetryEvent,
+} from './events.ts';
+
+export interface FanOutDeps {
+  subjects: Subjects;
+  config: SeedTargetConfig;
+  subscribersOf(tenant: string, eventType: string): Promise<SubscriptionTarget[]>;
+  publish(subject: string, data: Uint8Array, opts: { msgId: string }): Promise<unknown>;
+  terminate(msg: JsMsg, reason: string): void;
+  onEvent(eventType: string, deliveries: number): void;
+  log: Logger;
+}
+
+export type EventReader = (msg: JsMsg) => NotifyEvent | undefined;
+
+export const readCommandEvent: EventReader = (msg) =>
+  commandEvent(decodeBusMessage(msg.data, CommandStateChange).payload);
+
+export const readTelemetryEvent: EventReader = (msg) =>
+  telemetryEvent(decodeBusMessage(msg.data, TelemetrySummary).payload, Date.now());
+
+/** Builds the message handler for one source consumer. Transient failures throw (the worker NAKs). */
+export function fanOutHandler(deps: FanOutDeps, read: EventReader): (msg: JsMsg) => Promise<void> {
+  return async (msg) => {
+    let event: NotifyEvent | undefined;
+    try {
+      event = read(msg);
+    } catch (err) {
+      if (!isProtocolError(err)) throw err;
+      deps.terminate(msg, `undecodable: ${err.message}`);
+      return;
+    }
+    if (event === undefined) {
+      msg.ack();
+      return;
+    }
+    await publishDeliveries(deps, event);
+    msg.ack();
+  };
+}
+
+async function publishDeliveries(deps: FanOutDeps, event: NotifyEvent): Promise<void> {
+  const log = deps.log.child(logContext(event));
+  const subscriptions = await deps.subscribersOf(event.tenant, event.eventType);
+  const planned = planDeliveries(event, deps.config, subscriptions);
+  const subject = deps.subjects.notify(event.tenant, 'delivery');
+  await Promise.all(
+    planned.map(({ delivery, msgId }) =>
+      deps.publish(subject, encodeBusMessage(PROTO.EVENT, MSG_TYPE.EVENT.WEBHOOK, delivery), { msgId }),
+    ),
+  );
+  deps.onEvent(event.eventType, planned.length);
+  log.debug({ targets: planned.length }, 'event fanned out');
+}
+
+function logContext(event: NotifyEvent): Record<string, string> {
+  const ctx: Record<string, string> = {
+    eventId: event.eventId,
+    eventType: event.eventType,
+    deviceId: event.deviceId,
+  };
+  if (event.commandId !== undefined) ctx.commandId = event.commandId;
+  return ctx;
+}

@@ -1,0 +1,107 @@
+import { jetStreamTopology } from '@fleetwire/protocol';
+import {
+  JetStreamPublisher,
+  provisioningFor,
+  runService,
+  type ServiceDefinition,
+  terminate,
+} from '@fleetwire/runtime';
+import { migrations } from '@fleetwire/schema';
+import type { JsMsg } from '@nats-io/jetstream';
+import { postWebhook } from './adapters/http-sender.ts';
+import { PullWorker } from './adapters/pull-worker.ts';
+import { WebhookStore } from './adapters/webhook-store.ts';
+import { CircuitBreaker } from './circuit.ts';
+import { checkNotifierConfig, notifierConfig } from './config.ts';
+import { notifierConsumers } from './consumers.ts';
+import { deliveryHandler } from './delivery.ts';
+import { type FanOutDeps, fanOutHandler, readCommandEvent, readTelemetryEvent } from './fan-out.ts';
+import { notifierMetrics } from './metrics.ts';
+
+const INTAKE_CONCURRENCY = 16;
+/** Consecutive failures after which a host's deliveries are postponed without a request. */
+const CIRCUIT_FAILURES = 5;
+/** Pause of an open circuit: five first-retry delays, at most 30 s, so probes follow the schedule's pace. */
+const circuitOpenMs = (backoffMs: readonly number[]) => Math.min(30_000, 5 * (backoffMs[0] ?? 1_000));
+
+export const notifier: ServiceDefinition<typeof notifierConfig> = {
+  name: 'notifier',
+  defaultHttpPort: 9414,
+  config: notifierConfig,
+  migrations,
+  provisioning: (cfg) => {
+    const topology = jetStreamTopology({ root: cfg.subjectRoot });
+    const consumers = notifierConsumers(topology, cfg);
+    return provisioningFor(topology, {
+      streams: ['COMMANDS', 'NOTIFY'],
+      consumers: [consumers.commands, consumers.telemetry, consumers.deliveries],
+    });
+  },
+  async start(ctx) {
+    const { config, nats, log } = ctx;
+    checkNotifierConfig(config);
+    const topology = jetStreamTopology({ root: config.subjectRoot });
+    const specs = notifierConsumers(topology, config);
+    const store = new WebhookStore(ctx.sql!);
+    const metrics = notifierMetrics(ctx.metrics);
+    const publisher = new JetStreamPublisher(nats.nc);
+    const terminateMsg = (msg: JsMsg, reason: string) => terminate(msg, nats.features, reason, log);
+    const consumerOf = (spec: { streamName: string; durableName: string }) =>
+      nats.js.consumers.get(spec.streamName, spec.durableName);
+
+    const fanOut: FanOutDeps = {
+      subjects: topology.subjects,
+      config,
+      subscribersOf: (tenant, type) => store.subscribersOf(tenant, type),
+      publish: (subject, data, opts) => publisher.publish(subject, data, opts),
+      terminate: terminateMsg,
+      onEvent: metrics.event,
+      log,
+    };
+    const deliveries = new PullWorker(await consumerOf(specs.deliveries), {
+      concurrency: config.concurrency,
+      log,
+      handle: deliveryHandler({
+        config,
+        secretOf: (tenant, id) => store.secretOf(tenant, id),
+        deadLetter: (d) => store.deadLetter(d),
+        post: postWebhook,
+        circuit: new CircuitBreaker({
+          failureThreshold: CIRCUIT_FAILURES,
+          openMs: circuitOpenMs(config.backoffMs),
+        }),
+        terminate: terminateMsg,
+        metrics: metrics.delivery,
+        log,
+      }),
+    });
+    const commands = new PullWorker(await consumerOf(specs.commands), {
+      concurrency: INTAKE_CONCURRENCY,
+      log,
+      handle: fanOutHandler(fanOut, readCommandEvent),
+    });
+    const telemetry = new PullWorker(await consumerOf(specs.telemetry), {
+      concurrency: INTAKE_CONCURRENCY,
+      log,
+      handle: fanOutHandler(fanOut, readTelemetryEvent),
+    });
+    await Promise.all([deliveries.start(), commands.start(), telemetry.start()]);
+    log.info(
+      {
+        notificationUrl: config.notificationUrl ?? null,
+        telemetryWebhook: config.telemetryWebhookEnabled,
+        attempts: config.backoffMs.length + 1,
+      },
+      'notifier consuming',
+    );
+    return {
+      async stop() {
+        await Promise.all([commands.stop(), telemetry.stop()]);
+        await publisher.close();
+        await deliveries.stop();
+      },
+    };
+  },
+};
+
+if (import.meta.main) await runService(notifier);
