@@ -1,0 +1,62 @@
+import type { CommandLedger } from '@fleetwire/ledger';
+import type { Logger, Sql } from '@fleetwire/runtime';
+import Fastify from 'fastify';
+import { StatsStore } from './adapters/stats-store.ts';
+import type { DeadLetter } from './adapters/webhook-store.ts';
+import auth from './plugins/auth.ts';
+import errors from './plugins/errors.ts';
+import openapi from './plugins/openapi.ts';
+import requestContext from './plugins/request-context.ts';
+import stores from './plugins/stores.ts';
+import validation from './plugins/validation.ts';
+import apiKeys from './routes/api-keys.ts';
+import commands from './routes/commands.ts';
+import devices from './routes/devices.ts';
+import health from './routes/health.ts';
+import seed from './routes/seed.ts';
+import webhooks from './routes/webhooks.ts';
+
+export interface AppDeps {
+  sql: Sql;
+  ledger: CommandLedger;
+  log: Logger;
+  maxPageSize: number;
+  /** Puts a dead letter back on the delivery queue; resolves once JetStream acknowledged it. */
+  requeueDeadLetter(tenant: string, deadLetter: DeadLetter): Promise<void>;
+}
+
+/**
+ * The API as plugins: infrastructure first (validation, errors, stores, auth, request context,
+ * OpenAPI), then one route plugin per resource. Built the same way in production and in tests.
+ */
+export async function buildApp(deps: AppDeps) {
+  const app = Fastify({
+    loggerInstance: deps.log,
+    bodyLimit: 1024 * 1024,
+    requestIdHeader: 'x-request-id',
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  const startedAt = Date.now();
+  const page = { maxPageSize: deps.maxPageSize };
+
+  await app.register(validation);
+  await app.register(errors);
+  await app.register(stores, { sql: deps.sql });
+  await app.register(auth);
+  await app.register(requestContext);
+  await app.register(openapi);
+
+  await app.register(health);
+  await app.register(devices, { prefix: '/v1/devices', ...page });
+  await app.register(commands, { prefix: '/v1', ledger: deps.ledger, ...page });
+  await app.register(webhooks, { prefix: '/v1/webhooks', ...page, requeue: deps.requeueDeadLetter });
+  await app.register(apiKeys, { prefix: '/v1/api-keys' });
+  await app.register(seed, {
+    prefix: '/api/v1',
+    ledger: deps.ledger,
+    stats: new StatsStore(deps.sql),
+    startedAt,
+  });
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,105 @@
+import { CommandLedger } from '@fleetwire/ledger';
+import {
+  DEFAULT_TENANT,
+  encodeBusMessage,
+  jetStreamTopology,
+  MSG_TYPE,
+  PROTO,
+  parseTenantId,
+  type Subjects,
+  type WebhookDelivery,
+} from '@fleetwire/protocol';
+import {
+  JetStreamPublisher,
+  type Logger,
+  provisioningFor,
+  runService,
+  type ServiceDefinition,
+  type Sql,
+} from '@fleetwire/runtime';
+import { migrations } from '@fleetwire/schema';
+import type { FastifyInstance } from 'fastify';
+import { ApiKeyStore } from './adapters/api-key-store.ts';
+import type { DeadLetter } from './adapters/webhook-store.ts';
+import { buildApp } from './app.ts';
+import { apiConfig } from './config.ts';
+
+/** IOT_API_KEY and FW_API_DEV_KEY become keys of the default tenant; only their hashes are stored. */
+async function ensureConfiguredKeys(sql: Sql, keys: Record<string, string | undefined>, log: Logger) {
+  const store = new ApiKeyStore(sql);
+  for (const [variable, key] of Object.entries(keys)) {
+    if (!key) continue;
+    await store.ensure(DEFAULT_TENANT, key, variable);
+    log.info({ tenant: DEFAULT_TENANT, variable }, 'configured API key ensured');
+  }
+}
+
+/** A dead letter back on `notify.delivery`, as a new WebhookDelivery for the notifier. */
+function requeueDeadLetter(publisher: JetStreamPublisher, subjects: Subjects) {
+  return async (tenant: string, d: DeadLetter): Promise<void> => {
+    const delivery: WebhookDelivery = {
+      tenant: parseTenantId(tenant),
+      eventId: d.eventId,
+      eventType: d.eventType,
+      url: d.targetUrl,
+      payload: d.payload,
+      createdAt: Date.now(),
+      ...(d.subscriptionId ? { subscriptionId: d.subscriptionId } : {}),
+    };
+    const bytes = encodeBusMessage(PROTO.EVENT, MSG_TYPE.EVENT.WEBHOOK, delivery);
+    // The stream drops a second publish of the same replay within its duplicate window.
+    await publisher.publish(subjects.notify(delivery.tenant, 'delivery'), bytes, {
+      msgId: `replay:${tenant}:${d.id}`,
+    });
+  };
+}
+
+export interface ApiInstance {
+  port: number;
+  /** The fastify app, for `inject` in tests. */
+  app: FastifyInstance;
+  stop(): Promise<void>;
+}
+
+export const api: ServiceDefinition<typeof apiConfig, ApiInstance> = {
+  name: 'api',
+  defaultHttpPort: 9415,
+  config: apiConfig,
+  migrations,
+  provisioning: (cfg) =>
+    provisioningFor(jetStreamTopology({ root: cfg.subjectRoot }), {
+      streams: ['COMMANDS', 'DISPATCH', 'NOTIFY'],
+    }),
+  async start(ctx) {
+    const { config, nats, log } = ctx;
+    const sql = ctx.sql!;
+    const { subjects } = jetStreamTopology({ root: config.subjectRoot });
+    const publisher = new JetStreamPublisher(nats.nc);
+    await ensureConfiguredKeys(
+      sql,
+      { IOT_API_KEY: config.seedApiKey, FW_API_DEV_KEY: config.devApiKey },
+      log,
+    );
+    const app = await buildApp({
+      sql,
+      log,
+      ledger: new CommandLedger({ sql, publisher, subjects, log }),
+      maxPageSize: config.maxPageSize,
+      requeueDeadLetter: requeueDeadLetter(publisher, subjects),
+    });
+    await app.listen({ port: config.apiPort, host: config.apiHost });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.apiPort;
+    log.info({ port }, 'REST API listening');
+    return {
+      port,
+      app: app as unknown as FastifyInstance,
+      async stop() {
+        await app.close();
+        await publisher.close();
+      },
+    };
+  },
+};
+
+if (import.meta.main) await runService(api);

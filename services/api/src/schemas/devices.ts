@@ -1,0 +1,114 @@
+import Type, { type Static } from 'typebox';
+import { IsoTime, JsonObject, PageQuery, Tag, Token } from './common.ts';
+
+export const DEVICE_KIND = { TRACKER: 'tracker', WS: 'ws' } as const;
+export const DeviceKind = Type.Enum(DEVICE_KIND, { description: 'tracker (Teltonika, id = IMEI) or ws' });
+
+const Tags = Type.Array(Tag, { maxItems: 64, uniqueItems: true });
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+
+export const CreateDeviceBody = Type.Object(
+  {
+    id: Token('device id; the IMEI for trackers'),
+    kind: DeviceKind,
+    name: Type.Optional(Name),
+    tags: Type.Optional(Tags),
+    metadata: Type.Optional(JsonObject),
+  },
+  { additionalProperties: false },
+);
+export type CreateDeviceBody = Static<typeof CreateDeviceBody>;
+
+export const PatchDeviceBody = Type.Object(
+  {
+    name: Type.Optional(Type.Union([Name, Type.Null()])),
+    tags: Type.Optional(Tags),
+    metadata: Type.Optional(JsonObject),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type PatchDeviceBody = Static<typeof PatchDeviceBody>;
+
+export const ListDevicesQuery = Type.Object(
+  {
+    kind: Type.Optional(DeviceKind),
+    tag: Type.Optional(Tag),
+    state: Type.Optional(Type.Union([Type.Literal('online'), Type.Literal('offline')])),
+    q: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'device id prefix' })),
+    ...PageQuery,
+  },
+  { additionalProperties: false },
+);
+export type ListDevicesQuery = Static<typeof ListDevicesQuery>;
+
+export const Presence = Type.Object({
+  state: Type.Enum({ ONLINE: 'online', OFFLINE: 'offline' }),
+  since: IsoTime,
+  edgeId: Type.String(),
+  transport: Type.String(),
+  remoteAddress: Type.Union([Type.String(), Type.Null()]),
+  reason: Type.Union([Type.String(), Type.Null()]),
+});
+export type Presence = Static<typeof Presence>;
+
+export const LatestState = Type.Object({
+  deviceTime: IsoTime,
+  receivedAt: IsoTime,
+  latitude: Type.Union([Type.Number(), Type.Null()]),
+  longitude: Type.Union([Type.Number(), Type.Null()]),
+  altitude: Type.Union([Type.Number(), Type.Null()]),
+  angle: Type.Union([Type.Number(), Type.Null()]),
+  satellites: Type.Union([Type.Number(), Type.Null()]),
+  speed: Type.Union([Type.Number(), Type.Null()]),
+  attributes: JsonObject,
+  updatedAt: IsoTime,
+});
+export type LatestState = Static<typeof LatestState>;
+
+export const Device = Type.Object({
+  id: Type.String(),
+  kind: DeviceKind,
+  name: Type.Union([Type.String(), Type.Null()]),
+  tags: Type.Array(Type.String()),
+  metadata: JsonObject,
+  createdAt: IsoTime,
+  updatedAt: IsoTime,
+  online: Type.Boolean(),
+  presence: Type.Union([Presence, Type.Null()], { description: 'null until an edge reported the device' }),
+});
+export type Device = Static<typeof Device>;
+
+export const DeviceDetail = Type.Object({
+  ...Device.properties,
+  latestState: Type.Union([LatestState, Type.Null()]),
+});
+export type DeviceDetail = Static<typeof DeviceDetail>;
+
+export const DeviceStateAnswer = Type.Object({ deviceId: Type.String(), ...LatestState.properties });
+
+export const TelemetryQuery = Type.Object(
+  {
+    from: Type.Optional(Type.String({ format: 'date-time', description: 'device time, inclusive' })),
+    to: Type.Optional(Type.String({ format: 'date-time', description: 'device time, exclusive' })),
+    ...PageQuery,
+  },
+  { additionalProperties: false },
+);
+export type TelemetryQuery = Static<typeof TelemetryQuery>;
+
+export const TelemetryRow = Type.Object({
+  deviceTime: IsoTime,
+  eventIo: Type.Integer(),
+  receivedAt: IsoTime,
+  priority: Type.Union([Type.Integer(), Type.Null()]),
+  latitude: Type.Union([Type.Number(), Type.Null()]),
+  longitude: Type.Union([Type.Number(), Type.Null()]),
+  altitude: Type.Union([Type.Number(), Type.Null()]),
+  angle: Type.Union([Type.Number(), Type.Null()]),
+  satellites: Type.Union([Type.Number(), Type.Null()]),
+  speed: Type.Union([Type.Number(), Type.Null()]),
+  io: JsonObject,
+  attributes: JsonObject,
+  source: Type.String(),
+});
+export type TelemetryRow = Static<typeof TelemetryRow>;

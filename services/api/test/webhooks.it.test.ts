@@ -1,0 +1,120 @@
+import { decodeBusMessage, jetStreamTopology, WebhookDelivery } from '@fleetwire/protocol';
+import { connectTestNats } from '@fleetwire/testkit';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ApiHarness, addTenant, startApi } from './support.ts';
+
+const OTHER_KEY = 'tenant-d-key-0123456789abcdef0123';
+
+describe('REST API: webhook subscriptions and dead letters', () => {
+  let h: ApiHarness;
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    h = await startApi('apiwh');
+    nc = await connectTestNats(h.env);
+    await addTenant(h.sql, 'tenant-d', OTHER_KEY);
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await h?.close();
+  });
+
+  it('subscribes with a generated secret shown once, lists, gets and deletes per tenant', async () => {
+    const created = await h.call('POST', '/v1/webhooks', {
+      body: { url: 'https://host.example/hooks', events: ['command.completed', 'telemetry'] },
+    });
+    expect(created.statusCode).toBe(201);
+    const { id, secret } = created.json();
+    expect(secret.length).toBeGreaterThanOrEqual(32);
+    const [row] = await h.sql`select secret, events from webhook_subscriptions where id = ${id}`;
+    expect(row).toEqual({ secret, events: ['command.completed', 'telemetry'] });
+
+    const given = await h.call('POST', '/v1/webhooks', {
+      body: { url: 'http://127.0.0.1:9/x', secret: 'my-own-secret-0123456789' },
+    });
+    expect(given.json()).toMatchObject({ secret: 'my-own-secret-0123456789', events: [] });
+
+    const list = (await h.call('GET', '/v1/webhooks')).json().items;
+    expect(list.map((w: { id: string }) => w.id)).toEqual([id, given.json().id]);
+    expect(list[0]).not.toHaveProperty('secret');
+    expect((await h.call('GET', '/v1/webhooks', { key: OTHER_KEY })).json().items).toEqual([]);
+    expect((await h.call('GET', `/v1/webhooks/${id}`)).json()).toMatchObject({
+      id,
+      url: 'https://host.example/hooks',
+    });
+    expect((await h.call('DELETE', `/v1/webhooks/${id}`, { key: OTHER_KEY })).statusCode).toBe(404);
+    expect((await h.call('DELETE', `/v1/webhooks/${id}`)).statusCode).toBe(204);
+    expect((await h.call('GET', `/v1/webhooks/${id}`)).statusCode).toBe(404);
+  });
+
+  it.each([
+    [{ url: 'not a url' }, 'body.url'],
+    [{ url: 'ftp://host/x' }, 'body.url'],
+    [{ url: 'https://h/x', events: ['command.exploded'] }, 'body.events.0'],
+    [{ url: 'https://h/x', secret: 'short' }, 'body.secret'],
+  ])('refuses an invalid subscription %j naming %s', async (body, field) => {
+    const res = await h.call('POST', '/v1/webhooks', { body });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.field).toBe(field);
+  });
+
+  it('lists dead letters newest first with paging; replay publishes a WebhookDelivery and marks the row once', async () => {
+    const base = Date.UTC(2026, 2, 1);
+    for (let i = 0; i < 3; i++) {
+      await h.sql`
+        insert into webhook_dead_letters
+          (tenant_id, id, event_id, event_type, target_url, subscription_id, path, payload, attempts, last_error, dead_at)
+        values ('default', ${`dl-${i}`}, ${`evt-${i}`}, 'command.completed', ${`https://host.example/hook/${i}`},
+                ${i === 0 ? 'wh_sub' : null}, '/hook', ${h.sql.json({ imei: '350612345678901', n: i, nested: { ok: true } })},
+                8, 'HTTP 502', ${new Date(base + i * 1000)})`;
+    }
+    await h.sql`
+      insert into webhook_dead_letters (tenant_id, id, event_id, event_type, target_url, path, payload, attempts, last_error)
+      values ('tenant-d', 'dl-other', 'evt-o', 'telemetry', 'https://o/x', '/x', '{}', 1, 'x')`;
+
+    const first = (await h.call('GET', '/v1/webhooks/dead-letters?limit=2')).json();
+    expect(first.items.map((d: { id: string }) => d.id)).toEqual(['dl-2', 'dl-1']);
+    const second = (
+      await h.call('GET', `/v1/webhooks/dead-letters?limit=2&cursor=${first.nextCursor}`)
+    ).json();
+    expect(second.items.map((d: { id: string }) => d.id)).toEqual(['dl-0']);
+    expect(second.nextCursor).toBeNull();
+    expect(second.items[0]).toMatchObject({
+      eventId: 'evt-0',
+      attempts: 8,
+      lastError: 'HTTP 502',
+      replayedAt: null,
+    });
+
+    const { subjects } = jetStreamTopology({ root: h.env.subjectRoot });
+    const sub = nc.subscribe(subjects.notify('default' as never, 'delivery'), { max: 1 });
+    const replayed = await h.call('POST', '/v1/webhooks/dead-letters/dl-0/replay');
+    expect(replayed.statusCode).toBe(200);
+    expect(replayed.json().replayedAt).not.toBeNull();
+    for await (const msg of sub) {
+      const delivery = decodeBusMessage(msg.data, WebhookDelivery).payload;
+      expect(delivery).toMatchObject({
+        tenant: 'default',
+        eventId: 'evt-0',
+        eventType: 'command.completed',
+        url: 'https://host.example/hook/0',
+        subscriptionId: 'wh_sub',
+        payload: { imei: '350612345678901', n: 0, nested: { ok: true } },
+      });
+    }
+    const [row] = await h.sql`select replayed_at from webhook_dead_letters where id = 'dl-0'`;
+    expect(row!.replayed_at).toBeInstanceOf(Date);
+
+    const again = await h.call('POST', '/v1/webhooks/dead-letters/dl-0/replay');
+    expect(again.statusCode).toBe(409);
+    expect(again.json().error.code).toBe('ALREADY_REPLAYED');
+    expect((await h.call('POST', '/v1/webhooks/dead-letters/dl-other/replay')).statusCode).toBe(404);
+    expect((await h.call('POST', '/v1/webhooks/dead-letters/nope/replay')).statusCode).toBe(404);
+
+    const open = (await h.call('GET', '/v1/webhooks/dead-letters?replayed=false')).json().items;
+    expect(open.map((d: { id: string }) => d.id)).toEqual(['dl-2', 'dl-1']);
+    const done = (await h.call('GET', '/v1/webhooks/dead-letters?replayed=true')).json().items;
+    expect(done.map((d: { id: string }) => d.id)).toEqual(['dl-0']);
+  });
+});
