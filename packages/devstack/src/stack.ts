@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -20,6 +21,8 @@ export function stackPaths(root: string): StackPaths {
 }
 
 export interface StackInfo {
+  /** The development API key (x-api-key) of the local stack. */
+  apiKey: string;
   supervisorPid: number;
   ready: boolean;
   startedAt: string;
@@ -39,6 +42,25 @@ function writeStack(paths: StackPaths, info: StackInfo): void {
 }
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+
+/**
+ * The local stack's API key and webhook signing secret: taken from the environment when given
+ * (IOT_API_KEY / FW_API_DEV_KEY, FW_WEBHOOK_SECRET), otherwise generated once and kept in the state folder.
+ */
+function localSecrets(paths: StackPaths): { apiKey: string; webhookSecret: string } {
+  const file = path.join(paths.state, 'secrets.json');
+  const stored = fs.existsSync(file)
+    ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { apiKey: string; webhookSecret: string })
+    : {
+        apiKey: `fw_dev_${crypto.randomBytes(18).toString('base64url')}`,
+        webhookSecret: crypto.randomBytes(24).toString('base64url'),
+      };
+  if (!fs.existsSync(file)) fs.writeFileSync(file, JSON.stringify(stored), { mode: 0o600 });
+  return {
+    apiKey: process.env.FW_API_DEV_KEY ?? process.env.IOT_API_KEY ?? stored.apiKey,
+    webhookSecret: process.env.FW_WEBHOOK_SECRET ?? stored.webhookSecret,
+  };
+}
 
 /** Runs infrastructure and every service in the foreground until SIGINT/SIGTERM. */
 export async function runStack(paths: StackPaths, print: (line: string) => void): Promise<void> {
@@ -63,6 +85,7 @@ export async function runStack(paths: StackPaths, print: (line: string) => void)
     }),
   ]);
   const info: StackInfo = {
+    apiKey: localSecrets(paths).apiKey,
     supervisorPid: process.pid,
     ready: false,
     startedAt: new Date().toISOString(),
@@ -72,11 +95,14 @@ export async function runStack(paths: StackPaths, print: (line: string) => void)
   };
   writeStack(paths, info);
 
+  const secrets = localSecrets(paths);
   const baseEnv = {
     ...process.env,
     FW_NATS_URL: nats.url,
     FW_DATABASE_URL: pg.url,
     FW_LOG_LEVEL: process.env.FW_LOG_LEVEL ?? 'info',
+    FW_API_DEV_KEY: secrets.apiKey,
+    FW_WEBHOOK_SECRET: secrets.webhookSecret,
   };
   const supervised = discoverServices(paths.root).map((m, i) =>
     superviseService(m, i, baseEnv, paths, print),
@@ -179,6 +205,7 @@ export function summary(info: StackInfo): string {
     for (const e of s.endpoints) lines.push(`  ${''.padEnd(18)} ${e}`);
   }
   if (info.services.length === 0) lines.push('  (no services yet)');
+  lines.push(`  API key (x-api-key, development only): ${info.apiKey}`);
   lines.push('  ./fleetwire status · ./fleetwire down', '');
   return lines.join('\n');
 }

@@ -320,10 +320,20 @@ describe('edge-tcp with the telemetry pipeline (real NATS and PostgreSQL)', () =
     expect(online[1]!.epoch).toBeGreaterThan(online[0]!.epoch);
     // The older connection's offline could not win against the newer online.
     expect(events.filter((e) => e.state === 'offline')).toHaveLength(0);
+    // The telemetry service records presence in the database, ordered by epoch.
+    const recorded = () => sql`select state, epoch from device_presence where device_id = ${OTHER}`;
+    await eventually(async () => {
+      const [row] = await recorded();
+      return row && Number(row.epoch) === online[1]!.epoch && row.state === 'online' ? true : undefined;
+    });
     await newer.close();
     await eventually(async () =>
       events.some((e) => e.state === 'offline' && e.epoch === online[1]!.epoch) ? true : undefined,
     );
+    await eventually(async () => {
+      const [row] = await recorded();
+      return row?.state === 'offline' && Number(row.epoch) === online[1]!.epoch ? true : undefined;
+    });
     presence.unsubscribe();
   });
 });

@@ -1,4 +1,11 @@
-import { encodeBusMessage, jetStreamTopology, MSG_TYPE, PROTO } from '@fleetwire/protocol';
+import {
+  consumerSpec,
+  encodeBusMessage,
+  type JetStreamTopology,
+  jetStreamTopology,
+  MSG_TYPE,
+  PROTO,
+} from '@fleetwire/protocol';
 import {
   BatchConsumer,
   JetStreamPublisher,
@@ -9,12 +16,25 @@ import {
 } from '@fleetwire/runtime';
 import { migrations } from '@fleetwire/schema';
 import { Counter, Histogram } from 'prom-client';
+import { presenceBatchHandler } from './adapters/presence-recorder.ts';
 import { TelemetryStore } from './adapters/telemetry-store.ts';
 import { telemetryBatchHandler } from './adapters/telemetry-writer.ts';
 import { telemetryConfig } from './config.ts';
 import { TelemetryCoalescer } from './notifications.ts';
 
 const DAY = 86_400_000;
+
+/** Every presence event, all tenants, into device_presence. */
+function presenceRecorderSpec(topology: JetStreamTopology) {
+  return consumerSpec(topology.streams, {
+    durableName: 'presence-recorder',
+    stream: 'PRESENCE',
+    description: 'Records device presence in the database',
+    filterSubjects: [topology.subjects.presenceAll()],
+    ackWaitMs: 30_000,
+    maxAckPending: 5_000,
+  });
+}
 
 export const telemetry: ServiceDefinition<typeof telemetryConfig> = {
   name: 'telemetry',
@@ -24,8 +44,8 @@ export const telemetry: ServiceDefinition<typeof telemetryConfig> = {
   provisioning: (cfg) => {
     const topology = jetStreamTopology({ root: cfg.subjectRoot });
     return provisioningFor(topology, {
-      streams: ['TELEMETRY', 'NOTIFY'],
-      consumers: [topology.consumers.telemetryWriter],
+      streams: ['TELEMETRY', 'PRESENCE', 'NOTIFY'],
+      consumers: [topology.consumers.telemetryWriter, presenceRecorderSpec(topology)],
     });
   },
   async start(ctx) {
@@ -81,6 +101,19 @@ export const telemetry: ServiceDefinition<typeof telemetryConfig> = {
     });
     await consumer.start();
 
+    const presenceSpec = presenceRecorderSpec(topology);
+    const presence = new BatchConsumer(
+      await nats.js.consumers.get(presenceSpec.streamName, presenceSpec.durableName),
+      {
+        maxBatch: 200,
+        maxWaitMs: 20,
+        log,
+        terminate: (msg, reason) => terminate(msg, nats.features, reason, log),
+        handle: presenceBatchHandler(ctx.sql!),
+      },
+    );
+    await presence.start();
+
     const publisher = new JetStreamPublisher(nats.nc);
     const flushNotifications = async () => {
       for (const summary of coalescer?.take() ?? []) {
@@ -103,6 +136,7 @@ export const telemetry: ServiceDefinition<typeof telemetryConfig> = {
         clearInterval(maintenance);
         clearInterval(notifier);
         await consumer.stop();
+        await presence.stop();
         await flushNotifications();
         await publisher.close();
       },
