@@ -83,11 +83,15 @@ async function probe(url: string): Promise<string> {
   }
 }
 
-async function status(): Promise<number> {
+async function status(args: string[]): Promise<number> {
   const info = runningStack();
   if (!info) {
     print('fleetwire is not running (./fleetwire up starts it)');
     return 3;
+  }
+  if (args.includes('--key')) {
+    print(info.apiKey);
+    return 0;
   }
   const pg = postgres(info.postgres.url, { max: 1, connect_timeout: 2, onnotice: () => {} });
   const pgState = await pg`select 1`.then(
