@@ -1,6 +1,10 @@
+export type { TrackerCommand } from '@fleetwire/simulator/tracker-client';
+export { TrackerClient } from '@fleetwire/simulator/tracker-client';
 export type { TestEnv } from './env.ts';
 export { connectTestNats, createTestEnv, testSql } from './env.ts';
+export { eventually } from './eventually.ts';
 export type { SpawnedService } from './spawn.ts';
 export { spawnService } from './spawn.ts';
 export { NODE, natsBinary, REPO_ROOT } from './tools.ts';
-export { TrackerClient } from './tracker-client.ts';
+export type { Behaviour, ReceivedRequest } from './webhook-receiver.ts';
+export { closedPort, WebhookReceiver } from './webhook-receiver.ts';

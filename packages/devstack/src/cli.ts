@@ -24,7 +24,7 @@ async function up(args: string[]): Promise<number> {
   }
   await down(true);
   if (args.includes('-d') || args.includes('--detach')) return upDetached();
-  await runStack(paths, print);
+  await runStack(paths, print, { simulate: !args.includes('--no-sim') });
   return 0;
 }
 
@@ -33,7 +33,8 @@ async function upDetached(): Promise<number> {
   const logPath = path.join(paths.logs, 'stack.log');
   const out = fs.openSync(logPath, 'a');
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), 'up'], {
+  const forwarded = args.filter((a) => a !== '-d' && a !== '--detach');
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), 'up', ...forwarded], {
     detached: true,
     stdio: ['ignore', out, out],
     env: process.env,
@@ -66,6 +67,7 @@ async function down(quiet = false): Promise<number> {
     await stopPid(info.supervisorPid, 60_000);
   }
   // Whatever the supervisor could not stop (it was killed, say) is stopped here, services first.
+  if (info.simulatorPid) await stopPid(info.simulatorPid, 5_000);
   for (const s of info.services) await stopPid(s.pid, 20_000);
   await stopPid(info.nats.pid, 10_000);
   await stopPid(info.postgres.pid, 20_000, 'SIGINT');
@@ -142,6 +144,8 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   status,
   logs,
   devices,
+  // The simulator is a package of its own; imported here so `./fleetwire sim` needs no second process.
+  sim: async (args) => (await import('../../simulator/src/main.ts')).simCli(args),
 };
 const run = commands[command];
 if (!run) {

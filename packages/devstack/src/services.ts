@@ -6,6 +6,8 @@ export interface ServiceManifest {
   name: string;
   dir: string;
   entry: string;
+  /** Extra command-line arguments. */
+  args?: string[];
   /** Port of the service's /healthz, /readyz and /metrics. */
   httpPort: number;
   /** Start order: lower first. */

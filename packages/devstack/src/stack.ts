@@ -29,6 +29,9 @@ export interface StackInfo {
   nats: { pid: number; url: string; monitorUrl: string };
   postgres: { pid: number; url: string };
   services: Array<{ name: string; pid: number; opsUrl: string; endpoints: string[] }>;
+  /** Size of the simulated tracker fleet `up` started, if any. */
+  simulatedTrackers?: number;
+  simulatorPid?: number;
 }
 
 export function readStack(paths: StackPaths): StackInfo | undefined {
@@ -63,7 +66,11 @@ function localSecrets(paths: StackPaths): { apiKey: string; webhookSecret: strin
 }
 
 /** Runs infrastructure and every service in the foreground until SIGINT/SIGTERM. */
-export async function runStack(paths: StackPaths, print: (line: string) => void): Promise<void> {
+export async function runStack(
+  paths: StackPaths,
+  print: (line: string) => void,
+  options: { simulate: boolean } = { simulate: true },
+): Promise<void> {
   fs.mkdirSync(paths.logs, { recursive: true });
   print(`starting nats-server and PostgreSQL (state in ${paths.state})`);
   const natsBinary = process.env.FW_NATS_SERVER ?? path.join(paths.root, '.fleetwire/tools/bin/nats-server');
@@ -113,6 +120,16 @@ export async function runStack(paths: StackPaths, print: (line: string) => void)
     opsUrl: `http://127.0.0.1:${s.manifest.httpPort}`,
     endpoints: s.manifest.endpoints,
   }));
+  await waitUntilReady(info.services.map((svc) => `${svc.opsUrl}/readyz`), print);
+  const fleetSize = Number(process.env.FW_SIM_TRACKERS ?? 5);
+  if (options.simulate && fleetSize > 0) {
+    // The simulated fleet is supervised like a service: its lines appear in the combined log.
+    supervised.push(
+      superviseService(simulatorManifest(paths.root, pg.url, fleetSize), supervised.length, baseEnv, paths, print),
+    );
+    info.simulatedTrackers = fleetSize;
+    info.simulatorPid = supervised.at(-1)!.pid();
+  }
   info.ready = true;
   writeStack(paths, info);
   print(summary(info));
@@ -135,6 +152,38 @@ export async function runStack(paths: StackPaths, print: (line: string) => void)
   await Promise.all([nats.stop(), pg.stop()]);
   fs.rmSync(paths.stackFile, { force: true });
   print('stopped');
+}
+
+async function waitUntilReady(urls: string[], print: (line: string) => void): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  for (const url of urls) {
+    for (;;) {
+      const ok = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) break;
+      if (Date.now() > deadline) {
+        print(`not ready after 90 s: ${url} (see ./fleetwire status)`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** A small tracker fleet, registered in the local database, so data flows from the first minute. */
+function simulatorManifest(root: string, databaseUrl: string, trackers: number): ServiceManifest {
+  return {
+    name: 'sim',
+    dir: path.join(root, 'packages/simulator'),
+    entry: path.join(root, 'packages/simulator/src/main.ts'),
+    args: ['--trackers', String(trackers), '--register', '--database-url', databaseUrl, '--log-level', 'info'],
+    httpPort: 0,
+    order: 1000,
+    env: {},
+    endpoints: [],
+  };
 }
 
 interface Supervised {
@@ -160,7 +209,7 @@ function superviseService(
     current = startProcess({
       name: manifest.name,
       command: process.execPath,
-      args: ['--disable-warning=ExperimentalWarning', manifest.entry],
+      args: ['--disable-warning=ExperimentalWarning', manifest.entry, ...(manifest.args ?? [])],
       env: { ...baseEnv, FW_HTTP_PORT: String(manifest.httpPort), ...manifest.env },
       pipe: true,
       detached: true,
@@ -205,6 +254,9 @@ export function summary(info: StackInfo): string {
     for (const e of s.endpoints) lines.push(`  ${''.padEnd(18)} ${e}`);
   }
   if (info.services.length === 0) lines.push('  (no services yet)');
+  if (info.simulatedTrackers) {
+    lines.push(`  simulated fleet    ${info.simulatedTrackers} Teltonika trackers (FW_SIM_TRACKERS; up --no-sim for none)`);
+  }
   lines.push(`  API key (x-api-key, development only): ${info.apiKey}`);
   lines.push('  ./fleetwire status · ./fleetwire down', '');
   return lines.join('\n');

@@ -47,9 +47,10 @@ function requeueDeadLetter(publisher: JetStreamPublisher, subjects: Subjects) {
       ...(d.subscriptionId ? { subscriptionId: d.subscriptionId } : {}),
     };
     const bytes = encodeBusMessage(PROTO.EVENT, MSG_TYPE.EVENT.WEBHOOK, delivery);
-    // The stream drops a second publish of the same replay within its duplicate window.
+    // The stream drops a second publish of the same replay within its duplicate window. A dead
+    // letter that died again after a replay has a new deadAt, so its next replay is a new message.
     await publisher.publish(subjects.notify(delivery.tenant, 'delivery'), bytes, {
-      msgId: `replay:${tenant}:${d.id}`,
+      msgId: `replay:${tenant}:${d.id}:${d.deadAt}`,
     });
   };
 }

@@ -117,4 +117,26 @@ describe('REST API: webhook subscriptions and dead letters', () => {
     const done = (await h.call('GET', '/v1/webhooks/dead-letters?replayed=true')).json().items;
     expect(done.map((d: { id: string }) => d.id)).toEqual(['dl-0']);
   });
+
+  it('replays a dead letter again after it died again (the notifier reopened it): a new message, not a duplicate', async () => {
+    await h.sql`
+      insert into webhook_dead_letters (tenant_id, id, event_id, event_type, target_url, path, payload, attempts, last_error)
+      values ('default', 'dl-twice', 'evt-twice', 'command.failed', 'https://host.example/twice', '/twice',
+              ${h.sql.json({ n: 1 })}, 5, 'HTTP 503')`;
+    const { streams, subjects } = jetStreamTopology({ root: h.env.subjectRoot });
+    const { jsm } = h.svc.ctx.nats;
+    const stored = async () =>
+      (await jsm.streams.info(streams.NOTIFY.name, { subjects_filter: '>' })).state.subjects?.[
+        subjects.notify('default' as never, 'delivery')
+      ] ?? 0;
+    const before = await stored();
+
+    expect((await h.call('POST', '/v1/webhooks/dead-letters/dl-twice/replay')).statusCode).toBe(200);
+    expect(await stored()).toBe(before + 1);
+    // What the notifier does when the replayed delivery fails its last attempt again.
+    await h.sql`update webhook_dead_letters set dead_at = now() + interval '1 second', replayed_at = null
+                where id = 'dl-twice'`;
+    expect((await h.call('POST', '/v1/webhooks/dead-letters/dl-twice/replay')).statusCode).toBe(200);
+    expect(await stored()).toBe(before + 2);
+  });
 });

@@ -9,23 +9,20 @@ import {
 } from '@fleetwire/protocol';
 import { type RunningService, type Sql, startService } from '@fleetwire/runtime';
 import { encodeCodec12 } from '@fleetwire/teltonika';
-import { connectTestNats, createTestEnv, type TestEnv, TrackerClient, testSql } from '@fleetwire/testkit';
+import {
+  connectTestNats,
+  createTestEnv,
+  eventually,
+  type TestEnv,
+  TrackerClient,
+  testSql,
+} from '@fleetwire/testkit';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CommandInstance, command } from '../src/main.ts';
 
 const TENANT = 'default' as TenantId;
 const DEVICES = Array.from({ length: 10 }, (_, i) => `35630704244100${i}` as DeviceId);
-
-async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('command dispatcher with edge-tcp and real trackers (real NATS and PostgreSQL)', () => {
   let env: TestEnv;

@@ -25,7 +25,14 @@ import {
   CODEC13_HELLO,
   CODEC16_WIKI,
 } from '@fleetwire/teltonika/fixtures';
-import { connectTestNats, createTestEnv, type TestEnv, TrackerClient, testSql } from '@fleetwire/testkit';
+import {
+  connectTestNats,
+  createTestEnv,
+  eventually,
+  type TestEnv,
+  TrackerClient,
+  testSql,
+} from '@fleetwire/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,16 +41,6 @@ import { edgeTcp } from '../src/main.ts';
 const TENANT = 'default' as TenantId;
 const FMB920 = '356307042441013';
 const OTHER = '352093081452251';
-
-async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function expectNoAck(client: TrackerClient, ms = 600): Promise<void> {
   return client.nextAck(ms).then(

@@ -7,12 +7,19 @@ import {
   type TenantId,
 } from '@fleetwire/protocol';
 import { ConfigError, EXIT_CONFIG, type RunningService, type Sql, startService } from '@fleetwire/runtime';
-import { connectTestNats, createTestEnv, spawnService, type TestEnv, testSql } from '@fleetwire/testkit';
+import {
+  connectTestNats,
+  createTestEnv,
+  eventually,
+  spawnService,
+  type TestEnv,
+  testSql,
+  WebhookReceiver,
+} from '@fleetwire/testkit';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notifier } from '../src/main.ts';
-import { eventually, WebhookReceiver } from './receiver.ts';
 
 const ENTRY = new URL('../src/main.ts', import.meta.url).pathname;
 

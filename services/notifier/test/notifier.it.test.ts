@@ -10,14 +10,22 @@ import {
   type WebhookDelivery,
 } from '@fleetwire/protocol';
 import { type RunningService, type Sql, startService } from '@fleetwire/runtime';
-import { connectTestNats, createTestEnv, type TestEnv, testSql } from '@fleetwire/testkit';
+import {
+  closedPort,
+  connectTestNats,
+  createTestEnv,
+  eventually,
+  type ReceivedRequest,
+  type TestEnv,
+  testSql,
+  WebhookReceiver,
+} from '@fleetwire/testkit';
 import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadLetterId } from '../src/delivery.ts';
 import { notifier } from '../src/main.ts';
 import { verifySignature } from '../src/signature.ts';
-import { closedPort, eventually, type ReceivedRequest, WebhookReceiver } from './receiver.ts';
 
 const SECRET = 'seed-secret-0123456789';
 const CONFIRM = '/hooks/webhooks/iot/v1/command/confirm';

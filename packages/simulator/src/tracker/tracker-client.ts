@@ -1,19 +1,23 @@
 import net from 'node:net';
-import { type Codec12Message, decodeDataFrame, encodeCodec12, encodeLogin } from '@fleetwire/teltonika';
+import { type Codec12Message, type Codec14Message, encodeCodec12, encodeLogin } from '@fleetwire/teltonika';
+import { type ServerMessage, ServerStreamParser } from './wire.ts';
+
+export type TrackerCommand = Codec12Message | Codec14Message;
 
 /**
- * A Teltonika tracker as seen from the network: logs in, sends data frames, reads the 1-byte login
- * reply, the 4-byte record-count replies and Codec 12 commands. Used by tests, the benchmark and the
- * simulator; it speaks bytes, so it can also send anything broken on purpose.
+ * A Teltonika tracker as seen from the network, driven step by step: logs in, sends data frames,
+ * reads the 1-byte login reply, the 4-byte record-count replies and Codec 12/14 commands. Used by
+ * tests and the benchmark (the fleet simulator drives the same wire with SimulatedTracker); it
+ * speaks bytes, so it can also send anything broken on purpose.
  */
 export class TrackerClient {
   readonly socket: net.Socket;
   readonly imei: string;
-  #buffer: Buffer = Buffer.alloc(0);
+  readonly #parser = new ServerStreamParser();
   #loginReply: ((accepted: boolean) => void) | undefined;
   #ackWaiters: Array<(count: number) => void> = [];
-  readonly commands: Codec12Message[] = [];
-  #commandWaiters: Array<(cmd: Codec12Message) => void> = [];
+  readonly commands: TrackerCommand[] = [];
+  #commandWaiters: Array<(cmd: TrackerCommand) => void> = [];
   /** Answers commands automatically when set (return undefined to stay silent). */
   autoReply: ((command: string) => string | undefined) | undefined;
   readonly closed: Promise<void>;
@@ -21,7 +25,7 @@ export class TrackerClient {
   private constructor(socket: net.Socket, imei: string) {
     this.socket = socket;
     this.imei = imei;
-    socket.on('data', (chunk) => this.#onData(chunk));
+    socket.on('data', (chunk) => this.#parser.push(chunk, (m) => this.#onMessage(m)));
     socket.on('error', () => {});
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
   }
@@ -49,6 +53,7 @@ export class TrackerClient {
     const reply = new Promise<boolean>((resolve) => {
       this.#loginReply = resolve;
     });
+    this.#parser.expectLoginReply();
     this.socket.write(encodeLogin(this.imei));
     return withTimeout(reply, timeoutMs, 'login reply');
   }
@@ -64,7 +69,7 @@ export class TrackerClient {
     return waitFor(this.#ackWaiters, timeoutMs, 'record-count reply');
   }
 
-  nextCommand(timeoutMs = 5_000): Promise<Codec12Message> {
+  nextCommand(timeoutMs = 5_000): Promise<TrackerCommand> {
     const queued = this.commands.shift();
     if (queued) return Promise.resolve(queued);
     return waitFor(this.#commandWaiters, timeoutMs, 'command');
@@ -79,37 +84,26 @@ export class TrackerClient {
     return this.closed;
   }
 
-  #onData(chunk: Buffer): void {
-    this.#buffer = this.#buffer.length ? Buffer.concat([this.#buffer, chunk]) : chunk;
-    for (;;) {
-      if (this.#loginReply) {
-        if (this.#buffer.length < 1) return;
-        const accepted = this.#buffer[0] === 1;
-        this.#buffer = this.#buffer.subarray(1);
+  #onMessage(message: ServerMessage): void {
+    switch (message.kind) {
+      case 'login-reply': {
         const resolve = this.#loginReply;
         this.#loginReply = undefined;
-        resolve(accepted);
-        continue;
+        resolve?.(message.accepted);
+        return;
       }
-      if (this.#buffer.length < 4) return;
-      // A record-count reply never starts with four zero bytes; a command frame always does.
-      if (this.#buffer.readUInt32BE(0) !== 0) {
-        const count = this.#buffer.readUInt32BE(0);
-        this.#buffer = this.#buffer.subarray(4);
-        this.#ackWaiters.shift()?.(count);
-        continue;
-      }
-      if (this.#buffer.length < 8) return;
-      const total = 8 + this.#buffer.readUInt32BE(4) + 4;
-      if (this.#buffer.length < total) return;
-      const frame = this.#buffer.subarray(0, total);
-      this.#buffer = this.#buffer.subarray(total);
-      const decoded = decodeDataFrame(frame);
-      if (decoded.kind === 'codec12') this.#onCommand(decoded);
+      case 'ack':
+        this.#ackWaiters.shift()?.(message.count);
+        return;
+      case 'command':
+        this.#onCommand(message.message);
+        return;
+      case 'garbage':
+        return;
     }
   }
 
-  #onCommand(cmd: Codec12Message): void {
+  #onCommand(cmd: TrackerCommand): void {
     const answer = this.autoReply?.(cmd.text);
     if (answer !== undefined) this.socket.write(encodeCodec12(answer, { type: 'response' }));
     const waiter = this.#commandWaiters.shift();

@@ -13,15 +13,24 @@ export interface ReceivedRequest {
 /** What the receiver answers for a path: a status, or 'hang' to never answer (a dead host). */
 export type Behaviour = number | 'hang';
 
-/** A real webhook host on a real port (node:http), recording every request. */
+/**
+ * A real webhook host on a real port (node:http), recording every request. `down()` closes the port
+ * (connection refused) and `up()` listens on the same port again, so a notifier configured with its
+ * URL sees the host disappear and come back.
+ */
 export class WebhookReceiver {
   readonly requests: ReceivedRequest[] = [];
   readonly #behaviour = new Map<string, Behaviour>();
+  readonly #waiters = new Set<() => void>();
   #server: http.Server | undefined;
   #port = 0;
 
   get port(): number {
     return this.#port;
+  }
+
+  get listening(): boolean {
+    return this.#server !== undefined;
   }
 
   url(path = ''): string {
@@ -48,8 +57,8 @@ export class WebhookReceiver {
           at: Date.now(),
         });
         const behaviour = this.#behaviourFor(path);
-        if (behaviour === 'hang') return;
-        res.writeHead(behaviour).end();
+        if (behaviour !== 'hang') res.writeHead(behaviour).end();
+        for (const wake of this.#waiters) wake();
       });
     });
     await new Promise<void>((resolve, reject) => {
@@ -59,6 +68,18 @@ export class WebhookReceiver {
     this.#server = server;
     this.#port = (server.address() as AddressInfo).port;
     return this;
+  }
+
+  /** The host goes away: its port refuses connections until `up()`. */
+  down(): Promise<void> {
+    return this.close();
+  }
+
+  /** The host comes back on the port it had. */
+  async up(): Promise<this> {
+    if (this.#port === 0) throw new Error('the receiver never listened: nothing to come back to');
+    if (this.#server) return this;
+    return this.listen(this.#port);
   }
 
   #behaviourFor(path: string): Behaviour {
@@ -71,6 +92,29 @@ export class WebhookReceiver {
 
   to(path: string): ReceivedRequest[] {
     return this.requests.filter((r) => r.path === path);
+  }
+
+  /** The first request (already received or still to come) that satisfies `match`. */
+  waitFor(match: (r: ReceivedRequest) => boolean, timeoutMs = 15_000): Promise<ReceivedRequest> {
+    const found = this.requests.find(match);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const wake = () => {
+        const hit = this.requests.find(match);
+        if (!hit) return;
+        done();
+        resolve(hit);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no matching webhook request within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(wake);
+      };
+      this.#waiters.add(wake);
+    });
   }
 
   async close(): Promise<void> {
@@ -88,17 +132,4 @@ export async function closedPort(): Promise<number> {
   const port = probe.port;
   await probe.close();
   return port;
-}
-
-export async function eventually<T>(
-  fn: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }

@@ -1,0 +1,19 @@
+import type { Fleet } from './fleet.ts';
+import { formatSummary } from './stats.ts';
+
+/** Prints a summary line every `everyMs` (and a last one on stop()). */
+export function startSummary(fleet: Fleet, write: (line: string) => void, everyMs: number): { stop(): void } {
+  let previous = fleet.stats.snapshot();
+  const report = () => {
+    const current = fleet.stats.snapshot();
+    write(`${new Date(current.at).toISOString()} ${formatSummary(fleet.devices.length, previous, current)}`);
+    previous = current;
+  };
+  const timer = setInterval(report, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      report();
+    },
+  };
+}
