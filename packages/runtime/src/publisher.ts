@@ -27,6 +27,13 @@ interface Pending {
   sentAt: number;
 }
 
+interface Outgoing {
+  token: number;
+  subject: string;
+  data: Uint8Array;
+  headers: ReturnType<typeof headers> | undefined;
+}
+
 /**
  * Pipelined JetStream publishing: core publishes whose reply subject is one shared wildcard inbox,
  * with PubAcks matched by token. Many publishes are in flight at once and none waits for another,
@@ -43,9 +50,22 @@ export class JetStreamPublisher {
   #next = 0;
   #waiters: Array<() => void> = [];
   #closed = false;
+  /** Publishes waiting for the end of this event-loop turn (coalesceWrites only). */
+  #outbox: Outgoing[] = [];
+  readonly #coalesce: boolean;
 
-  constructor(nc: NatsConnection, opts: { timeoutMs?: number; maxInFlight?: number } = {}) {
+  /**
+   * `coalesceWrites`: hand publishes to the connection once per event-loop turn (setImmediate)
+   * instead of at once. A caller publishing from many I/O callbacks (one per device packet) then
+   * causes one socket write per turn instead of one per callback; on a busy edge that write is the
+   * dominant cost. Costs at most one turn of latency.
+   */
+  constructor(
+    nc: NatsConnection,
+    opts: { timeoutMs?: number; maxInFlight?: number; coalesceWrites?: boolean } = {},
+  ) {
     this.#nc = nc;
+    this.#coalesce = opts.coalesceWrites ?? false;
     this.#prefix = createInbox();
     this.#timeoutMs = opts.timeoutMs ?? 5_000;
     this.#maxInFlight = opts.maxInFlight ?? 10_000;
@@ -66,13 +86,31 @@ export class JetStreamPublisher {
     if (h && opts.msgId) h.set('Nats-Msg-Id', opts.msgId);
     return new Promise<PubAck>((resolve, reject) => {
       this.#pending.set(token, { resolve, reject, sentAt: Date.now() });
-      try {
-        this.#nc.publish(subject, data, { reply: `${this.#prefix}.${token}`, headers: h });
-      } catch (err) {
-        this.#settle(token);
-        reject(err);
+      if (!this.#coalesce) {
+        this.#send({ token, subject, data, headers: h });
+        return;
       }
+      if (this.#outbox.length === 0) setImmediate(() => this.#flushOutbox());
+      this.#outbox.push({ token, subject, data, headers: h });
     });
+  }
+
+  #flushOutbox(): void {
+    const outbox = this.#outbox;
+    this.#outbox = [];
+    // A publish that timed out or was closed meanwhile is no longer pending: do not send it.
+    for (const out of outbox) if (this.#pending.has(out.token)) this.#send(out);
+  }
+
+  #send(out: Outgoing): void {
+    try {
+      this.#nc.publish(out.subject, out.data, {
+        reply: `${this.#prefix}.${out.token}`,
+        headers: out.headers,
+      });
+    } catch (err) {
+      this.#settle(out.token)?.reject(err as Error);
+    }
   }
 
   #settle(token: number): Pending | undefined {

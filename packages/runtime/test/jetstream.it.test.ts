@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/logger.ts';
 import { connectNats, type NatsHandle, provision } from '../src/nats.ts';
-import { JetStreamPublisher, PublishError } from '../src/publisher.ts';
+import { JetStreamPublisher, type PubAck, PublishError } from '../src/publisher.ts';
 
 const log = createLogger('test', 'test', 'silent');
 
@@ -66,6 +66,38 @@ describe('JetStream helpers (real nats-server)', () => {
     const info = await h.jsm.streams.info(stream);
     expect(info.state.messages).toBeGreaterThanOrEqual(n);
     await pub.close();
+  });
+
+  it('with coalesceWrites, sends a turn of publishes together and still resolves each with its own PubAck', async () => {
+    const pub = new JetStreamPublisher(h.nc, { coalesceWrites: true });
+    const before = h.nc.stats().outMsgs;
+    // Publishes from separate I/O-like callbacks of one turn, as an edge does per device packet.
+    const acks = await new Promise<Promise<PubAck>[]>((resolve) => {
+      const pending: Promise<PubAck>[] = [];
+      for (let i = 0; i < 200; i++) {
+        pending.push(
+          pub.publish(`${env.subjectRoot}.pub.coalesced`, new TextEncoder().encode(`c${i}`), {
+            msgId: `coalesced-${i % 100}`,
+          }),
+        );
+      }
+      // Nothing left yet: the publishes wait for the end of the turn.
+      expect(h.nc.stats().outMsgs).toBe(before);
+      resolve(pending);
+    }).then((pending) => Promise.all(pending));
+    expect(h.nc.stats().outMsgs).toBeGreaterThanOrEqual(before + 200);
+    expect(new Set(acks.filter((a) => !a.duplicate).map((a) => a.seq)).size).toBe(100);
+    expect(acks.filter((a) => a.duplicate)).toHaveLength(100);
+    await pub.close();
+  });
+
+  it('with coalesceWrites, a publish rejected by the connection rejects its promise', async () => {
+    const nc = await connectTestNats(env);
+    const pub = new JetStreamPublisher(nc, { coalesceWrites: true });
+    const publish = pub.publish(`${env.subjectRoot}.pub.after-close`, new Uint8Array([1]));
+    await nc.close();
+    await expect(publish).rejects.toBeInstanceOf(Error);
+    await pub.close(0);
   });
 
   it('deduplicates by message id within the window', async () => {

@@ -24,7 +24,10 @@ export const edgeTcp: ServiceDefinition<typeof edgeTcpConfig, { port: number; st
     const edgeId = parseEdgeId(
       config.edgeId ?? config.instanceId.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64),
     );
-    const publisher = new JetStreamPublisher(nats.nc, { timeoutMs: config.publishTimeoutMs });
+    const publisher = new JetStreamPublisher(nats.nc, {
+      timeoutMs: config.publishTimeoutMs,
+      coalesceWrites: true,
+    });
     const kv = await new Kvm(nats.js).open(topology.kv.presence.bucket);
     const server = new TrackerServer({
       tenant: parseTenantId(config.tenant ?? DEFAULT_TENANT),

@@ -11,6 +11,7 @@ import {
   createTestEnv,
   eventually,
   REPO_ROOT,
+  type SpawnedService,
   spawnService,
   type TestEnv,
   TrackerClient,
@@ -63,7 +64,11 @@ describe('telemetry pipeline under failure (real NATS, own PostgreSQL)', () => {
     await sql`insert into devices (tenant_id, id, kind) values ('default', ${IMEI}, 'tracker'), ('default', ${CHATTY}, 'tracker')`;
   });
 
+  // Writers started as processes are killed even when a test fails half-way.
+  const spawned: SpawnedService[] = [];
+
   afterAll(async () => {
+    for (const proc of spawned) proc.kill('SIGKILL');
     await edge?.stop();
     await sql?.end({ timeout: 1 });
     await pg?.stop();
@@ -80,6 +85,7 @@ describe('telemetry pipeline under failure (real NATS, own PostgreSQL)', () => {
       FW_LOG_LEVEL: 'info',
       FW_TELEMETRY_BATCH: '50',
     });
+    spawned.push(writer);
     await writer.waitFor('telemetry started');
     // Recent device times: older ones would fall to the service's retention (90 days by default).
     const base = HOUR_AGO(20);
@@ -89,6 +95,7 @@ describe('telemetry pipeline under failure (real NATS, own PostgreSQL)', () => {
       if (i === 40) writer.kill('SIGKILL');
       if (i === 80) {
         writer = spawnService(TELEMETRY_MAIN, { ...serviceEnv, FW_LOG_LEVEL: 'info' });
+        spawned.push(writer);
         await writer.waitFor('telemetry started');
       }
     }

@@ -1,0 +1,273 @@
+/**
+ * Command round trip: REST (api) → ledger → command dispatcher → edge-tcp → tracker (Codec 12)
+ * → reply → completed → notifier → signed webhook received here. Every service is its own process.
+ * See bench/README.md.
+ */
+import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { freePort } from '@fleetwire/devstack';
+import { TrackerClient } from '@fleetwire/testkit';
+import {
+  cpuBetween,
+  cpuSnapshot,
+  eventually,
+  formatCpu,
+  machineContext,
+  ms,
+  parseArgs,
+  Samples,
+  table,
+  withStack,
+} from '../src/stack.ts';
+import { benchImei } from '../src/trackers.ts';
+
+const USAGE = `node bench/commands/run.ts [options]
+  --trackers N     connected trackers answering Codec 12 (default 1000)
+  --rate R         commands/s fired at the API (default 500)
+  --duration S     seconds of firing (default 20)
+  --warmup S       seconds at the same rate before measuring (default 3)
+  --seed-api       use the seed's POST /api/v1/command instead of POST /v1/devices/:id/commands
+  --ephemeral-pg   PostgreSQL without fsync (NOT the headline figures)
+  --keep           keep the temp folder (logs) afterwards
+  --cpu-prof DIR   write a V8 CPU profile of each service into DIR`;
+
+const opts = parseArgs(
+  process.argv.slice(2),
+  {
+    trackers: 1000,
+    rate: 500,
+    duration: 20,
+    warmup: 3,
+    seedApi: false,
+    ephemeralPg: false,
+    keep: false,
+    cpuProf: '',
+  },
+  USAGE,
+);
+
+const API_KEY = 'bench-api-key-0123456789';
+const WEBHOOK_SECRET = 'bench-webhook-secret';
+const COMMAND = 'getver';
+const ANSWER = 'Ver:03.28.07_04 GPS:AXN_5.10_3333 Hw:FMB920 Mod:15';
+
+interface Sent {
+  at: number;
+  measured: boolean;
+  accepted?: number;
+  commandId?: string;
+  done?: boolean;
+}
+
+const stackOptions = {
+  ephemeralPg: opts.ephemeralPg,
+  keep: opts.keep,
+  cpuProf: opts.cpuProf ? path.resolve(opts.cpuProf) : undefined,
+};
+await withStack(stackOptions, async (stack) => {
+  console.log(machineContext());
+  console.log(
+    `PostgreSQL ${opts.ephemeralPg ? 'EPHEMERAL (fsync off)' : 'durable (fsync on, synchronous_commit on)'} · temp folder ${stack.dir}`,
+  );
+
+  // The webhook receiver: a real HTTP server that checks every signature.
+  const sent = new Map<number, Sent>();
+  const roundTrip = new Samples();
+  const accept = new Samples();
+  let webhooks = 0;
+  let badSignatures = 0;
+  let unexpected = 0;
+  const receiver = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const now = performance.now();
+      const raw = Buffer.concat(chunks).toString();
+      res.writeHead(200).end();
+      if (!validSignature(req.headers['x-fleetwire-signature'], raw)) badSignatures++;
+      if (req.url !== '/webhooks/iot/v1/command/confirm') {
+        unexpected++;
+        return;
+      }
+      const body = JSON.parse(raw) as { metadata?: { benchSeq?: number } };
+      const entry = sent.get(body.metadata?.benchSeq ?? -1);
+      if (!entry || entry.done) return;
+      entry.done = true;
+      webhooks++;
+      if (entry.measured) roundTrip.add(now - entry.at);
+    });
+  });
+  receiver.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const receiverPort = (receiver.address() as AddressInfo).port;
+
+  const tcpPort = await freePort();
+  const apiPort = await freePort();
+  await stack.startService('edge-tcp', { FW_TCP_PORT: String(tcpPort), FW_TCP_HOST: '127.0.0.1' });
+  const imeis = Array.from({ length: opts.trackers }, (_, i) => benchImei(i));
+  await stack.sql`
+    insert into devices (tenant_id, id, kind)
+    select 'default', d, 'tracker' from unnest(${imeis}::text[]) as d on conflict do nothing`;
+  await Promise.all([
+    stack.startService('command'),
+    stack.startService('notifier', {
+      NOTIFICATION_URL: `http://127.0.0.1:${receiverPort}`,
+      FW_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    }),
+    stack.startService('api', { API_PORT: String(apiPort), FW_API_HOST: '127.0.0.1', IOT_API_KEY: API_KEY }),
+  ]);
+
+  const trackers = await connectAnsweringTrackers(tcpPort, imeis);
+  console.log(
+    `${trackers.length} trackers online; api on ${apiPort}; webhooks to 127.0.0.1:${receiverPort}\n`,
+  );
+  // The dispatcher learns presence from the PRESENCE stream; give it a moment to see every login.
+  await new Promise((r) => setTimeout(r, 1000));
+
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
+  let acceptedCount = 0;
+  let refused = 0;
+  const fire = (seq: number, measured: boolean) => {
+    const imei = imeis[seq % imeis.length]!;
+    const entry: Sent = { at: performance.now(), measured };
+    sent.set(seq, entry);
+    const metadata = { benchSeq: seq, sentAt: Date.now() };
+    const [path, body] = opts.seedApi
+      ? ['/api/v1/command', { imei, command: COMMAND, metadata }]
+      : [
+          `/v1/devices/${imei}/commands`,
+          { name: 'codec12', args: { text: COMMAND }, command: COMMAND, metadata },
+        ];
+    const payload = JSON.stringify(body);
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: apiPort,
+        path,
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+          'x-api-key': API_KEY,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode === 200 || res.statusCode === 201) {
+            acceptedCount++;
+            entry.accepted = performance.now();
+            if (measured) accept.add(entry.accepted - entry.at);
+          } else {
+            refused++;
+            entry.done = true;
+          }
+        });
+      },
+    );
+    req.on('error', () => {
+      refused++;
+      entry.done = true;
+    });
+    req.end(payload);
+  };
+
+  // Open-loop: command j is due at start + j / rate, whatever the answers to earlier ones.
+  const warmupMs = opts.warmup * 1000;
+  const totalMs = warmupMs + opts.duration * 1000;
+  const start = performance.now();
+  let seq = 0;
+  let measureStart = 0;
+  let firstMeasured = -1;
+  let cpuA = cpuSnapshot(stack.processes());
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const elapsed = performance.now() - start;
+      if (elapsed >= totalMs) return resolve();
+      const measuring = elapsed >= warmupMs;
+      if (measuring && firstMeasured < 0) {
+        firstMeasured = seq;
+        measureStart = performance.now();
+        cpuA = cpuSnapshot(stack.processes());
+      }
+      const due = Math.floor((elapsed / 1000) * opts.rate);
+      for (; seq <= due; seq++) fire(seq, measuring);
+      setTimeout(tick, 1);
+    };
+    tick();
+  });
+  const seconds = (performance.now() - measureStart) / 1000;
+  const cpuB = cpuSnapshot(stack.processes());
+  const measuredSent = seq - firstMeasured;
+
+  // Drain: every accepted command should complete and be notified.
+  await eventually(async () => [...sent.values()].every((e) => e.done), 30_000, 200);
+  const unanswered = [...sent.values()].filter((e) => !e.done && e.accepted === undefined).length;
+  const missing = [...sent.values()].filter((e) => !e.done && e.accepted !== undefined).length;
+  const rt = roundTrip.summary();
+  const ac = accept.summary();
+
+  const cpu = cpuBetween(cpuA, cpuB, seconds);
+  console.log(
+    table([
+      [
+        'scenario',
+        'fired/s',
+        'accept p50/p99/max ms',
+        'REST→webhook p50/p99/max ms',
+        'completed',
+        'never completed',
+      ],
+      [
+        `${opts.trackers} trackers @ ${opts.rate}/s${opts.seedApi ? ' (seed API)' : ''}`,
+        (measuredSent / seconds).toFixed(0),
+        `${ms(ac.p50)} / ${ms(ac.p99)} / ${ms(ac.max)}`,
+        `${ms(rt.p50)} / ${ms(rt.p99)} / ${ms(rt.max)}`,
+        String(webhooks),
+        String(missing),
+        String(unanswered),
+      ],
+    ]),
+  );
+  console.log(
+    [
+      `commands fired ${seq} (measured ${measuredSent} over ${seconds.toFixed(1)} s), accepted ${acceptedCount}, refused ${refused}, ` +
+        `confirm webhooks ${webhooks}, other webhooks ${unexpected}, bad signatures ${badSignatures}`,
+      `CPU (% of one core): ${formatCpu(cpu)}`,
+      '',
+      'accept = POST sent → HTTP 201 received; REST→webhook = POST sent → confirm webhook (metadata echoed) received here.',
+      'never completed = accepted (201) commands without a confirm webhook 30 s after the last one was fired;',
+      'no API answer = POSTs still unanswered then (the API fell behind).',
+    ].join('\n'),
+  );
+  agent.destroy();
+  await Promise.all(trackers.map((t) => t.close().catch(() => {})));
+  receiver.closeAllConnections();
+  await new Promise<void>((r) => receiver.close(() => r()));
+});
+
+function validSignature(header: string | string[] | undefined, raw: string): boolean {
+  const m = typeof header === 'string' ? /^t=(\d+),v1=([0-9a-f]+)$/.exec(header) : null;
+  if (!m) return false;
+  return createHmac('sha256', WEBHOOK_SECRET).update(`${m[1]}.${raw}`).digest('hex') === m[2];
+}
+
+async function connectAnsweringTrackers(port: number, imeis: string[]): Promise<TrackerClient[]> {
+  const trackers: TrackerClient[] = new Array(imeis.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 50 }, async () => {
+      while (next < imeis.length) {
+        const i = next++;
+        const t = await TrackerClient.connect({ port, imei: imeis[i]! });
+        if (!(await t.login(30_000))) throw new Error(`login refused for ${imeis[i]}`);
+        t.autoReply = (text) => (text === COMMAND ? ANSWER : undefined);
+        trackers[i] = t;
+      }
+    }),
+  );
+  return trackers;
+}

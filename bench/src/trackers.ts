@@ -1,0 +1,177 @@
+import net from 'node:net';
+import { type AvlRecord, crc16, encodeAvlPacket, encodeLogin, type IoValue } from '@fleetwire/teltonika';
+
+/** IO elements a typical FMB tracker sends with every record: ignition, movement, GSM, voltages… */
+const IO: readonly IoValue[] = [
+  { id: 239, width: 1, value: 1 },
+  { id: 240, width: 1, value: 1 },
+  { id: 21, width: 1, value: 4 },
+  { id: 69, width: 1, value: 1 },
+  { id: 24, width: 2, value: 57 },
+  { id: 66, width: 2, value: 12_840 },
+  { id: 67, width: 2, value: 4_012 },
+  { id: 16, width: 4, value: 1_203_455 },
+];
+
+export const benchImei = (i: number) => `35${String(900_000_000_000 + i).padStart(13, '0')}`;
+
+export interface SentPacket {
+  sentAt: number;
+  /** Device time of the packet's last record: once device_state shows it, the whole packet is stored. */
+  lastTs: number;
+  records: number;
+  measured: boolean;
+}
+
+/**
+ * A lean simulated tracker for load: a raw socket that logs in, sends Codec 8E packets one at a
+ * time and waits for the 4-byte record-count reply before the next, as real devices do. Lighter
+ * than the testkit's TrackerClient (no promise per packet), so the load generator stays cheap.
+ */
+export class LoadTracker {
+  readonly imei: string;
+  readonly #socket: net.Socket;
+  #pendingBytes = 0;
+  #lastTs = 0;
+  #lat: number;
+  #lon: number;
+  /** The packet awaiting its reply, if any. */
+  inFlight: SentPacket | undefined;
+  /** Packets due while one was in flight: sent as soon as the reply comes. */
+  owed = 0;
+  onAck: (tracker: LoadTracker, packet: SentPacket, count: number) => void = () => {};
+  onError: (tracker: LoadTracker, err: Error) => void = () => {};
+
+  private constructor(socket: net.Socket, imei: string, index: number) {
+    this.#socket = socket;
+    this.imei = imei;
+    this.#lat = 54.6 + (index % 100) / 1000;
+    this.#lon = 25.2 + Math.floor(index / 100) / 1000;
+  }
+
+  static async connect(port: number, index: number): Promise<LoadTracker> {
+    const imei = benchImei(index);
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.setNoDelay(true);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    const tracker = new LoadTracker(socket, imei, index);
+    await tracker.#login();
+    socket.on('data', (chunk) => tracker.#onData(chunk));
+    socket.on('error', (err) => tracker.onError(tracker, err));
+    socket.on('close', () => tracker.onError(tracker, new Error('connection closed by the edge')));
+    return tracker;
+  }
+
+  #login(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.imei}: no login reply`)), 30_000);
+      this.#socket.once('data', (chunk) => {
+        clearTimeout(timer);
+        if (chunk[0] === 1 && chunk.length === 1) resolve();
+        else reject(new Error(`${this.imei}: login refused`));
+      });
+      this.#socket.write(encodeLogin(this.imei));
+    });
+  }
+
+  /** Sends one packet of `count` records; their device times end at "now" and never repeat. */
+  send(count: number, measured: boolean): void {
+    const now = Date.now();
+    const first = Math.max(now - (count - 1), this.#lastTs + 1);
+    this.#lastTs = first + count - 1;
+    const frame = this.#frame(count, first);
+    this.inFlight = { sentAt: performance.now(), lastTs: this.#lastTs, records: count, measured };
+    this.#socket.write(frame);
+  }
+
+  #template: { count: number; bytes: Buffer; recordLength: number } | undefined;
+
+  /**
+   * A Codec 8E packet built once with encodeAvlPacket, then re-stamped: new record timestamps and
+   * positions, new CRC. Keeps the load generator's CPU for the system under test.
+   */
+  #frame(count: number, firstTs: number): Buffer {
+    if (this.#template?.count !== count) {
+      const records: AvlRecord[] = [];
+      for (let i = 0; i < count; i++) records.push(this.#record(firstTs + i));
+      const bytes = Buffer.from(encodeAvlPacket(0x8e, records));
+      const bodyLength = bytes.readUInt32BE(4);
+      this.#template = { count, bytes, recordLength: (bodyLength - 3) / count };
+    }
+    const { bytes, recordLength } = this.#template;
+    const frame = Buffer.from(bytes);
+    for (let i = 0; i < count; i++) {
+      const at = 10 + i * recordLength; // preamble 4, length 4, codec 1, count 1
+      frame.writeBigUInt64BE(BigInt(firstTs + i), at);
+      this.#lat += 0.00001;
+      frame.writeInt32BE(Math.round(this.#lat * 1e7), at + 13); // timestamp 8, priority 1, longitude 4
+    }
+    const bodyLength = frame.readUInt32BE(4);
+    frame.writeUInt32BE(crc16(frame.subarray(8, 8 + bodyLength)), 8 + bodyLength);
+    return frame;
+  }
+
+  get lastTs(): number {
+    return this.#lastTs;
+  }
+
+  #record(timestamp: number): AvlRecord {
+    this.#lat += 0.00001;
+    return {
+      timestamp,
+      priority: 0,
+      latitude: this.#lat,
+      longitude: this.#lon,
+      altitude: 120,
+      angle: 90,
+      satellites: 11,
+      speed: 57,
+      eventIoId: 0,
+      io: IO,
+    };
+  }
+
+  #onData(chunk: Buffer): void {
+    // Only 4-byte record-count replies come back (no commands in this benchmark).
+    let offset = 0;
+    if (this.#pendingBytes > 0) {
+      offset = 4 - this.#pendingBytes;
+      this.#pendingBytes = 0;
+      this.#acked(-1);
+    }
+    while (offset + 4 <= chunk.length) {
+      this.#acked(chunk.readUInt32BE(offset));
+      offset += 4;
+    }
+    if (offset < chunk.length) this.#pendingBytes = chunk.length - offset;
+  }
+
+  #acked(count: number): void {
+    const packet = this.inFlight;
+    this.inFlight = undefined;
+    if (packet) this.onAck(this, packet, count);
+  }
+
+  close(): void {
+    this.#socket.removeAllListeners('close');
+    this.#socket.destroy();
+  }
+}
+
+/** Connects `n` trackers, `parallel` logins at a time (a login costs the edge a registry lookup). */
+export async function connectTrackers(port: number, n: number, parallel = 50): Promise<LoadTracker[]> {
+  const trackers: LoadTracker[] = new Array(n);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < n) {
+        const i = next++;
+        trackers[i] = await LoadTracker.connect(port, i);
+      }
+    }),
+  );
+  return trackers;
+}
