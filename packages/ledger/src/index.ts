@@ -8,8 +8,15 @@ export type { LedgerErrorCode } from './errors.ts';
 export { LEDGER_ERROR, LedgerError } from './errors.ts';
 export type { CommandLedgerDeps, CommandPage, ListQuery } from './ledger.ts';
 export { CommandLedger, MAX_PAGE } from './ledger.ts';
-export type { DeviceHead, DispatchReason, PendingDispatch, TransitionChange } from './ledger-tx.ts';
+export type {
+  DeviceHead,
+  DispatchReason,
+  PendingDispatch,
+  TransitionChange,
+  TransitionKey,
+} from './ledger-tx.ts';
 export { LedgerTx } from './ledger-tx.ts';
+export type { RelayOptions } from './outbox-relay.ts';
 export { canonicalJson, requestHash } from './request-hash.ts';
 export type { MatchCandidate, MatchOptions } from './response-matching.ts';
 export { expectedResponse, matchResponse, normaliseCommandText, responseFits } from './response-matching.ts';

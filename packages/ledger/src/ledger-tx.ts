@@ -24,6 +24,14 @@ export type DeviceHead =
   | { kind: 'busy-elsewhere' }
   | { kind: 'head'; command: CommandView; nowMs: number };
 
+/** Identifies one `command_transitions` row (the outbox entry of its state event). */
+export interface TransitionKey {
+  tenant: string;
+  commandId: string;
+  /** bigserial, as PostgreSQL returns it. */
+  seq: string;
+}
+
 export interface PendingDispatch {
   tenant: TenantId;
   deviceId: DeviceId;
@@ -34,12 +42,15 @@ export interface PendingDispatch {
 /**
  * One transaction on the ledger. Changes are guarded updates; their events are collected here and
  * published by the ledger only after the transaction committed, so nothing is announced that did
- * not happen.
+ * not happen. The transition rows written here are the outbox: they stay unpublished until the
+ * ledger (or the relay, after a crash) got their events onto JetStream.
  */
 export class LedgerTx {
   readonly #tx: TransactionSql;
   readonly changes: CommandView[] = [];
   readonly dispatches: PendingDispatch[] = [];
+  /** The transition rows written in this transaction, to be marked published after their events. */
+  readonly recorded: TransitionKey[] = [];
 
   constructor(tx: TransactionSql) {
     this.#tx = tx;
@@ -71,7 +82,7 @@ export class LedgerTx {
         and (${change.expectAttempts ?? null}::int is null or attempts = ${change.expectAttempts ?? null}::int)
       returning *`;
     if (!row) return undefined;
-    const view = await this.#record(row, change.detail ?? change.error ?? null);
+    const view = await this.record(row, change.detail ?? change.error ?? null);
     if (terminal) await this.#keepQueueMoving(view);
     return view;
   }
@@ -122,7 +133,7 @@ export class LedgerTx {
       returning c.*`;
     const views: CommandView[] = [];
     for (const row of rows) {
-      const view = await this.#record(row, row.error);
+      const view = await this.record(row, row.error);
       await this.#keepQueueMoving(view);
       views.push(view);
     }
@@ -139,10 +150,13 @@ export class LedgerTx {
     this.dispatches.push(dispatch);
   }
 
-  async #record(row: CommandRow, detail: string | null): Promise<CommandView> {
-    await this.#tx`
+  /** Writes the transition row for the state `row` just reached and collects its event. */
+  async record(row: CommandRow, detail: string | null): Promise<CommandView> {
+    const [inserted] = await this.#tx<{ seq: string }[]>`
       insert into command_transitions (tenant_id, command_id, state, attempt, detail)
-      values (${row.tenant_id}, ${row.id}, ${row.state}, ${row.attempts}, ${detail})`;
+      values (${row.tenant_id}, ${row.id}, ${row.state}, ${row.attempts}, ${detail})
+      returning seq`;
+    this.recorded.push({ tenant: row.tenant_id, commandId: row.id, seq: String(inserted!.seq) });
     const view = toView(row);
     this.changes.push(view);
     return view;

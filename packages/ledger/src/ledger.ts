@@ -1,30 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import {
   COMMAND_STATE,
-  type CommandDispatch,
-  type CommandId,
   type CommandState,
   type DeviceId,
-  encodeBusMessage,
-  MSG_TYPE,
-  PROTO,
   type Subjects,
   type TenantId,
 } from '@fleetwire/protocol';
 import type { JetStreamPublisher, Logger, Sql } from '@fleetwire/runtime';
 import type { TransactionSql } from 'postgres';
-import {
-  type CommandRow,
-  type CommandView,
-  stateChangeMsgId,
-  type TransitionView,
-  toStateChange,
-  toView,
-} from './command-view.ts';
+import { type CommandRow, type CommandView, type TransitionView, toView } from './command-view.ts';
 import { type CreateCommandInput, type NormalisedCreate, normaliseCreate } from './create-input.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { invalidInput, LEDGER_ERROR, LedgerError } from './errors.ts';
-import { type DispatchReason, LedgerTx, type PendingDispatch, type TransitionChange } from './ledger-tx.ts';
+import { LedgerEvents } from './ledger-events.ts';
+import { type DispatchReason, LedgerTx, type TransitionChange } from './ledger-tx.ts';
+import { type RelayOptions, relayUnpublished } from './outbox-relay.ts';
+import { PublishedMarks } from './published-marks.ts';
 import { requestHash } from './request-hash.ts';
 import { OPEN_STATES } from './states.ts';
 
@@ -59,19 +50,19 @@ const STATES: ReadonlySet<string> = new Set(Object.values(COMMAND_STATE));
  * The command ledger: PostgreSQL holds the truth about every command, JetStream carries what
  * changed (`cmd.<device>.<state>`) and what to look at next (`dispatch.<device>`). Every change is a
  * guarded update whose winner alone writes the transition row and publishes the event.
+ * `command_transitions` doubles as the outbox: a row stays unpublished until its event is stored,
+ * and `relayUnpublished` republishes what a crash left behind (at least once, see the README).
  */
 export class CommandLedger {
   readonly #sql: Sql;
-  readonly #publisher: JetStreamPublisher;
-  readonly #subjects: Subjects;
-  readonly #log: Logger;
+  readonly #events: LedgerEvents;
+  readonly #marks: PublishedMarks;
   readonly #onChange: ((command: CommandView) => void) | undefined;
 
   constructor(deps: CommandLedgerDeps) {
     this.#sql = deps.sql;
-    this.#publisher = deps.publisher;
-    this.#subjects = deps.subjects;
-    this.#log = deps.log;
+    this.#events = new LedgerEvents(deps);
+    this.#marks = new PublishedMarks(deps.sql, deps.log);
     this.#onChange = deps.onChange;
   }
 
@@ -97,11 +88,7 @@ export class CommandLedger {
         return { command: existing!, created: false };
       }
       if (request.supersede && request.command !== null) await this.#supersedeOlder(work, row);
-      await tx`
-        insert into command_transitions (tenant_id, command_id, state, attempt)
-        values (${row.tenant_id}, ${row.id}, 'queued', 0)`;
-      const command = toView(row);
-      work.changes.push(command);
+      const command = await work.record(row, null);
       work.requestDispatch({
         tenant: command.tenant,
         deviceId: command.deviceId,
@@ -222,22 +209,23 @@ export class CommandLedger {
   }
 
   /** Publishes a dispatch work item: "look at this device's open commands". Throws if it was not stored. */
-  async requestDispatch(
+  requestDispatch(
     tenant: TenantId,
     deviceId: DeviceId,
     reason: DispatchReason,
     commandId?: string,
   ): Promise<void> {
-    const item: CommandDispatch = {
-      tenant,
-      deviceId,
-      reason,
-      ...(commandId ? { commandId: commandId as CommandId } : {}),
-    };
-    await this.#publisher.publish(
-      this.#subjects.dispatch(tenant, deviceId),
-      encodeBusMessage(PROTO.COMMAND, MSG_TYPE.COMMAND.DISPATCH, item),
-    );
+    return this.#events.dispatch({ tenant, deviceId, reason, ...(commandId ? { commandId } : {}) });
+  }
+
+  /** Republishes one batch of state events (and their dispatch items) a crash left unpublished. */
+  relayUnpublished(opts: RelayOptions): Promise<number> {
+    return relayUnpublished(this.#sql, this.#events, opts);
+  }
+
+  /** Waits until the transitions published so far are marked (call before closing the pool). */
+  flushMarks(): Promise<void> {
+    return this.#marks.flush();
   }
 
   /**
@@ -320,38 +308,13 @@ export class CommandLedger {
     work.discardDispatches();
   }
 
+  /** Publishes the unit's events and items; marks its outbox rows only if all of them were stored. */
   async #publishAfterCommit(work: LedgerTx): Promise<void> {
-    const publishes: Promise<void>[] = [];
-    for (const change of work.changes) publishes.push(this.#publishChange(change));
-    for (const d of work.dispatches) {
-      publishes.push(this.#publishDispatch(d));
-    }
-    await Promise.all(publishes);
-  }
-
-  async #publishChange(change: CommandView): Promise<void> {
-    const log = this.#log.child({ deviceId: change.deviceId, commandId: change.id });
-    try {
-      const bytes = encodeBusMessage(PROTO.COMMAND, MSG_TYPE.COMMAND.STATE, toStateChange(change));
-      await this.#publisher.publish(this.#subjects.cmd(change.tenant, change.deviceId, change.state), bytes, {
-        msgId: stateChangeMsgId(change),
-      });
-      log.info({ state: change.state, attempt: change.attempts }, 'command state changed');
-    } catch (err) {
-      // The row is committed; the event is what got lost. Logged loudly so it can be replayed.
-      log.error({ err, state: change.state }, 'command state event could not be published');
-    }
-    this.#onChange?.(change);
-  }
-
-  async #publishDispatch(d: PendingDispatch): Promise<void> {
-    try {
-      await this.requestDispatch(d.tenant, d.deviceId, d.reason, d.commandId);
-    } catch (err) {
-      this.#log.error(
-        { err, deviceId: d.deviceId, commandId: d.commandId, reason: d.reason },
-        'dispatch item could not be published',
-      );
-    }
+    const stored = await Promise.all([
+      ...work.changes.map((change) => this.#events.change(change)),
+      ...work.dispatches.map((d) => this.#events.tryDispatch(d)),
+    ]);
+    for (const change of work.changes) this.#onChange?.(change);
+    if (stored.every(Boolean)) this.#marks.add(work.recorded);
   }
 }

@@ -81,10 +81,11 @@ export const api: ServiceDefinition<typeof apiConfig, ApiInstance> = {
       { IOT_API_KEY: config.seedApiKey, FW_API_DEV_KEY: config.devApiKey },
       log,
     );
+    const ledger = new CommandLedger({ sql, publisher, subjects, log });
     const app = await buildApp({
       sql,
       log,
-      ledger: new CommandLedger({ sql, publisher, subjects, log }),
+      ledger,
       maxPageSize: config.maxPageSize,
       requeueDeadLetter: requeueDeadLetter(publisher, subjects),
     });
@@ -97,6 +98,8 @@ export const api: ServiceDefinition<typeof apiConfig, ApiInstance> = {
       app: app as unknown as FastifyInstance,
       async stop() {
         await app.close();
+        // Marks of events published in the last few milliseconds; without them the relay republishes.
+        await ledger.flushMarks();
         await publisher.close();
       },
     };

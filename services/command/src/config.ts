@@ -6,6 +6,11 @@ export const commandConfig = {
   /** How often commands past their time to live are expired. */
   sweepIntervalMs: env.duration('FW_COMMAND_SWEEP_INTERVAL', { default: 5_000, minMs: 100 }),
   sweepBatch: env.int('FW_COMMAND_SWEEP_BATCH', { default: 500, min: 1, max: 10_000 }),
+  /** How often the outbox relay looks for state events nobody published (a crash after commit). */
+  outboxIntervalMs: env.duration('FW_COMMAND_OUTBOX_INTERVAL', { default: 2_000, minMs: 100 }),
+  /** How long after its commit an unpublished transition is left to its writer before the relay republishes it. */
+  outboxGraceMs: env.duration('FW_COMMAND_OUTBOX_GRACE', { default: 5_000, minMs: 0 }),
+  outboxBatch: env.int('FW_COMMAND_OUTBOX_BATCH', { default: 500, min: 1, max: 10_000 }),
   /** The seed's switch: an answer that does not fit a command's expected pattern does not complete it. */
   validateResponse: env.bool('VALIDATE_COMMAND_RESPONSE', { default: true }),
   /** Delay before asking a busy edge again (another command in flight, connection closing). */

@@ -15,6 +15,7 @@ import { commandConfig } from './config.ts';
 import { commandConsumers } from './consumers.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { commandMetrics } from './metrics.ts';
+import { OutboxRelay } from './outbox-relay.ts';
 import { PresenceHandler } from './presence.ts';
 import { ReplyHandler } from './replies.ts';
 import { Sweeper } from './sweeper.ts';
@@ -22,6 +23,7 @@ import { Sweeper } from './sweeper.ts';
 export interface CommandInstance {
   ledger: CommandLedger;
   sweeper: Sweeper;
+  relay: OutboxRelay;
   stop(): Promise<void>;
 }
 
@@ -107,12 +109,25 @@ export const command: ServiceDefinition<typeof commandConfig, CommandInstance> =
       batch: config.sweepBatch,
     });
     sweeper.start();
+    const relay = new OutboxRelay({
+      ledger,
+      log,
+      intervalMs: config.outboxIntervalMs,
+      // A row's time is its transaction's start; a dispatch commits up to one edge round trip later.
+      graceMs: config.outboxGraceMs + config.dispatchTimeoutMs,
+      batch: config.outboxBatch,
+      republished: metrics.republished,
+    });
+    relay.start();
     return {
       ledger,
       sweeper,
+      relay,
       async stop() {
+        await relay.stop();
         await sweeper.stop();
         for (const l of loops) await l.stop();
+        await ledger.flushMarks();
         await publisher.close();
       },
     };

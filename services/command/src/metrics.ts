@@ -27,6 +27,11 @@ export function commandMetrics(registry: Registry) {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600],
       registers: [registry],
     }),
+    republished: new Counter({
+      name: 'fleetwire_command_outbox_republished_total',
+      help: 'State events the outbox relay republished (their first publish was lost or not marked)',
+      registers: [registry],
+    }),
     replies: new Counter({
       name: 'fleetwire_command_replies_total',
       help: 'Device answers by result (matched, unmatched, invalid)',

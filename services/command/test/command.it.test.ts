@@ -1,5 +1,5 @@
 import { edgeTcp } from '@fleetwire/edge-tcp/main';
-import type { CommandLedger, CreateCommandInput } from '@fleetwire/ledger';
+import { CommandLedger, type CreateCommandInput } from '@fleetwire/ledger';
 import {
   CommandStateChange,
   type DeviceId,
@@ -7,7 +7,13 @@ import {
   jetStreamTopology,
   type TenantId,
 } from '@fleetwire/protocol';
-import { type RunningService, type Sql, startService } from '@fleetwire/runtime';
+import {
+  createLogger,
+  JetStreamPublisher,
+  type RunningService,
+  type Sql,
+  startService,
+} from '@fleetwire/runtime';
 import { encodeCodec12 } from '@fleetwire/teltonika';
 import {
   connectTestNats,
@@ -35,7 +41,12 @@ describe('command dispatcher with edge-tcp and real trackers (real NATS and Post
   const clients: TrackerClient[] = [];
 
   const serviceEnv = () =>
-    env.serviceEnv({ FW_COMMAND_SWEEP_INTERVAL: '200ms', FW_COMMAND_BUSY_RETRY: '200ms' });
+    env.serviceEnv({
+      FW_COMMAND_SWEEP_INTERVAL: '200ms',
+      FW_COMMAND_BUSY_RETRY: '200ms',
+      FW_COMMAND_OUTBOX_INTERVAL: '200ms',
+      FW_COMMAND_OUTBOX_GRACE: '1s',
+    });
   const create = (deviceId: DeviceId, text: string, extra: Partial<CreateCommandInput> = {}) =>
     ledger.create({ tenant: TENANT, deviceId, name: 'codec12', args: { text }, command: text, ...extra });
   const stateOf = async (id: string) => (await ledger.get(TENANT, id))?.state;
@@ -193,5 +204,41 @@ describe('command dispatcher with edge-tcp and real trackers (real NATS and Post
     } finally {
       await rival.stop();
     }
+  });
+
+  it('delivers a command whose creator died between commit and publish (outbox relay)', async () => {
+    const device = DEVICES[8]!;
+    const client = await tracker(device, (text) => `OK ${text}`);
+    // An API process that commits and dies before publishing: its publisher refuses everything.
+    const deadPublisher = new JetStreamPublisher(nc);
+    await deadPublisher.close();
+    const crashed = new CommandLedger({
+      sql,
+      publisher: deadPublisher,
+      subjects: jetStreamTopology({ root: env.subjectRoot }).subjects,
+      log: createLogger('crashed-api', 't', 'silent'),
+    });
+    const { command: cmd } = await crashed.create({
+      tenant: TENANT,
+      deviceId: device,
+      name: 'codec12',
+      args: { text: 'custom relayed' },
+      command: 'custom relayed',
+    });
+    expect(eventsOf(cmd.id)).toEqual([]);
+    // No dispatch item was published either: only the relay can get this command moving.
+    await until(cmd.id, 'completed', 20_000);
+    expect(client.commands.map((c) => c.text)).toEqual(['custom relayed']);
+    await expectEvents(cmd.id, ['queued', 'sent', 'completed']);
+    // Marks are written in batches just after the publishes, so give them a moment.
+    await eventually(
+      async () => {
+        const [pending] = await sql<{ n: number }[]>`
+        select count(*)::int as n from command_transitions where command_id = ${cmd.id} and published_at is null`;
+        return pending?.n === 0;
+      },
+      10_000,
+      'every transition marked published',
+    );
   });
 });

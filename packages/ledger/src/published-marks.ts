@@ -1,0 +1,73 @@
+import type { Logger, Sql } from '@fleetwire/runtime';
+import type { TransactionSql } from 'postgres';
+import type { TransitionKey } from './ledger-tx.ts';
+
+/** Rows per UPDATE: bounds one statement's parameters and lock time. */
+const MAX_BATCH = 1_000;
+/**
+ * How long the first row of a batch waits for company. Far below the relay's grace period, and it
+ * turns a steady trickle of units of work (one caller after another) into one UPDATE per interval.
+ */
+const LINGER_MS = 10;
+
+/**
+ * Marks outbox rows (`command_transitions`) published, off the caller's path: at most one UPDATE is
+ * in flight, after a short linger; rows published meanwhile wait and go into the next one (group
+ * commit). A busy ledger marks many transitions per statement; nobody waits for it.
+ * A mark lost to a crash only means the relay republishes the event later (deduplicated by msgId).
+ */
+export class PublishedMarks {
+  readonly #sql: Sql;
+  readonly #log: Logger;
+  #pending: TransitionKey[] = [];
+  #flushing: Promise<void> | undefined;
+
+  constructor(sql: Sql, log: Logger) {
+    this.#sql = sql;
+    this.#log = log;
+  }
+
+  add(keys: readonly TransitionKey[]): void {
+    if (keys.length === 0) return;
+    this.#pending.push(...keys);
+    this.#flushing ??= this.#drain().finally(() => {
+      this.#flushing = undefined;
+    });
+  }
+
+  /** Resolves once every key added so far is marked (or its UPDATE failed and was logged). */
+  async flush(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+  }
+
+  async #drain(): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, LINGER_MS));
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0, MAX_BATCH);
+      try {
+        await markPublished(this.#sql, batch);
+      } catch (err) {
+        this.#log.error(
+          { err, rows: batch.length },
+          'could not mark state events published; the relay will republish them',
+        );
+      }
+    }
+  }
+}
+
+/** One UPDATE for many rows, found through the primary key. */
+export async function markPublished(
+  sql: Sql | TransactionSql,
+  keys: readonly TransitionKey[],
+): Promise<void> {
+  // Three parallel arrays: one statement whatever the batch size, so it is prepared once.
+  const tenants = sql.array(keys.map((k) => k.tenant));
+  const commandIds = sql.array(keys.map((k) => k.commandId));
+  const seqs = sql.array(keys.map((k) => k.seq));
+  await sql`
+    update command_transitions t set published_at = now()
+    from unnest(${tenants}::text[], ${commandIds}::text[], ${seqs}::text[]::bigint[]) as p(tenant_id, command_id, seq)
+    where t.tenant_id = p.tenant_id and t.command_id = p.command_id and t.seq = p.seq
+      and t.published_at is null`;
+}

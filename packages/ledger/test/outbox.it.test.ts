@@ -1,0 +1,215 @@
+import {
+  CommandDispatch,
+  CommandStateChange,
+  type DeviceId,
+  decodeBusMessage,
+  jetStreamTopology,
+  type TenantId,
+} from '@fleetwire/protocol';
+import {
+  connectNats,
+  connectPostgres,
+  createLogger,
+  JetStreamPublisher,
+  migrate,
+  type NatsHandle,
+  provision,
+  provisioningFor,
+  type Sql,
+} from '@fleetwire/runtime';
+import { migrations } from '@fleetwire/schema';
+import { createTestEnv, eventually, type TestEnv } from '@fleetwire/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CommandLedger } from '../src/ledger.ts';
+
+const TENANT = 'default' as TenantId;
+const DEVICE = '356307042442001' as DeviceId;
+const FLEET = Array.from({ length: 6 }, (_, i) => `35630704244300${i}` as DeviceId);
+const log = createLogger('outbox-test', 't', 'silent');
+/** The relay in these tests takes every pending row at once. */
+const NOW = { graceMs: 0, limit: 500 };
+
+describe('command outbox (real PostgreSQL and JetStream)', () => {
+  let env: TestEnv;
+  let sql: Sql;
+  let nats: NatsHandle;
+  let publisher: JetStreamPublisher;
+  let ledger: CommandLedger;
+  /** A process that dies right after its commits: every publish fails. */
+  let crashed: CommandLedger;
+  /** Every publish on the wire, including the ones JetStream then drops as duplicates. */
+  const wire: { states: CommandStateChange[]; dispatches: CommandDispatch[] } = {
+    states: [],
+    dispatches: [],
+  };
+  const topology = () => jetStreamTopology({ root: env.subjectRoot });
+
+  beforeAll(async () => {
+    env = await createTestEnv('ledger-outbox');
+    sql = connectPostgres(env.databaseUrl, { appName: 'outbox-test', max: 8 });
+    await migrate(sql, migrations(), log);
+    nats = await connectNats(env.natsUrl, 'outbox-test', log);
+    await provision(nats, provisioningFor(topology(), { streams: ['COMMANDS', 'DISPATCH'] }), log);
+    publisher = new JetStreamPublisher(nats.nc);
+    ledger = new CommandLedger({ sql, publisher, subjects: topology().subjects, log });
+    const dead = new JetStreamPublisher(nats.nc);
+    await dead.close();
+    crashed = new CommandLedger({ sql, publisher: dead, subjects: topology().subjects, log });
+    for (const id of [DEVICE, ...FLEET])
+      await sql`insert into devices (tenant_id, id, kind) values ('default', ${id}, 'tracker')`;
+    nats.nc.subscribe(topology().subjects.cmdAll(), {
+      callback: (_e, m) => {
+        wire.states.push(decodeBusMessage(m.data, CommandStateChange).payload);
+      },
+    });
+    nats.nc.subscribe(topology().subjects.dispatchAll(), {
+      callback: (_e, m) => {
+        wire.dispatches.push(decodeBusMessage(m.data, CommandDispatch).payload);
+      },
+    });
+    await nats.nc.flush();
+  });
+
+  afterAll(async () => {
+    await ledger?.flushMarks();
+    await publisher?.close();
+    await nats?.nc.close();
+    await sql?.end();
+  });
+
+  /** The relay below runs with no grace period: first let the live ledger mark what it published. */
+  const relayNow = async () => {
+    await ledger.flushMarks();
+    return ledger.relayUnpublished(NOW);
+  };
+  const create = (l: CommandLedger, text: string, deviceId = DEVICE) =>
+    l.create({
+      tenant: TENANT,
+      deviceId,
+      name: 'codec12',
+      args: { text },
+      command: text,
+      metadata: { text },
+    });
+  const onWire = (id: string, state?: string) =>
+    wire.states.filter((e) => e.commandId === id && (state === undefined || e.state === state));
+  const unpublished = async (id: string) =>
+    (
+      await sql<{ state: string }[]>`
+        select state from command_transitions
+        where tenant_id = ${TENANT} and command_id = ${id} and published_at is null order by seq`
+    ).map((r) => r.state);
+  /** Copies of one command's events the COMMANDS stream stored. */
+  async function stored(id: string): Promise<number> {
+    const name = topology().streams.COMMANDS.name;
+    const info = await nats.jsm.streams.info(name);
+    let count = 0;
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+      const m = await nats.jsm.streams.getMessage(name, { seq }).catch(() => null);
+      if (m && decodeBusMessage(m.data, CommandStateChange).payload.commandId === id) count++;
+    }
+    return count;
+  }
+
+  it('marks a normal transition published without any relay, and the relay then has nothing to do', async () => {
+    const { command } = await create(ledger, 'getver');
+    await ledger.markSent(TENANT, command.id, 1);
+    await ledger.complete(TENANT, command.id, 'Ver:1');
+    await eventually(async () => (await unpublished(command.id)).length === 0, 5_000, 'rows marked');
+    expect(await relayNow()).toBe(0);
+    expect(onWire(command.id).map((e) => e.state)).toEqual(['queued', 'sent', 'completed']);
+  });
+
+  it('relays a create whose process died before publishing: its event and dispatch item, exactly once', async () => {
+    const { command } = await create(crashed, 'getinfo');
+    expect(await unpublished(command.id)).toEqual(['queued']);
+    // Too young: the process that wrote it may still be publishing.
+    expect(await ledger.relayUnpublished({ graceMs: 60_000, limit: 500 })).toBe(0);
+    expect(onWire(command.id)).toEqual([]);
+
+    expect(await relayNow()).toBe(1);
+    const [queued] = await eventually(() => onWire(command.id).length > 0 && onWire(command.id));
+    expect(queued).toMatchObject({
+      commandId: command.id,
+      state: 'queued',
+      command: 'getinfo',
+      metadata: { text: 'getinfo' },
+      at: Date.parse(command.updatedAt),
+    });
+    await eventually(() => wire.dispatches.some((d) => d.commandId === command.id));
+    expect(wire.dispatches.filter((d) => d.commandId === command.id)).toEqual([
+      { tenant: TENANT, deviceId: DEVICE, commandId: command.id, reason: 'new' },
+    ]);
+    expect(await unpublished(command.id)).toEqual([]);
+    expect(await relayNow()).toBe(0);
+    await nats.nc.flush();
+    expect(onWire(command.id)).toHaveLength(1);
+    expect(await stored(command.id)).toBe(1);
+  });
+
+  it('relays a lost terminal event as it was (response, attempt, time) and moves the device queue on', async () => {
+    const { command: first } = await create(ledger, 'custom first');
+    const { command: next } = await create(ledger, 'custom next');
+    await ledger.markSent(TENANT, first.id, 1);
+    const completed = await crashed.complete(TENANT, first.id, 'OK first');
+    await ledger.flushMarks();
+    expect(await unpublished(first.id)).toEqual(['completed']);
+    // The command moved on before the relay ran; its event must still describe the transition.
+    expect(await relayNow()).toBe(1);
+    const event = await eventually(() => onWire(first.id, 'completed')[0]);
+    expect(event).toEqual({
+      tenant: TENANT,
+      deviceId: DEVICE,
+      commandId: first.id,
+      state: 'completed',
+      at: Date.parse(completed!.updatedAt),
+      name: 'codec12',
+      command: 'custom first',
+      attempt: 1,
+      response: 'OK first',
+      metadata: { text: 'custom first' },
+    });
+    await eventually(() =>
+      wire.dispatches.some((d) => d.commandId === first.id && d.reason === 'retry' && d.deviceId === DEVICE),
+    );
+    expect((await ledger.get(TENANT, next.id))?.state).toBe('queued');
+  });
+
+  it('a republish of an event that was stored but not marked is dropped by the stream (msgId)', async () => {
+    const { command } = await create(ledger, 'custom lost mark');
+    await eventually(async () => (await unpublished(command.id)).length === 0, 5_000, 'row marked');
+    // The process died after the PubAck, before its UPDATE: the row looks unpublished.
+    await sql`update command_transitions set published_at = null where tenant_id = ${TENANT} and command_id = ${command.id}`;
+    expect(await relayNow()).toBe(1);
+    await eventually(() => onWire(command.id).length === 2);
+    expect(onWire(command.id)[1]).toEqual(onWire(command.id)[0]);
+    expect(await stored(command.id)).toBe(1);
+    expect(await unpublished(command.id)).toEqual([]);
+  });
+
+  it('two relays at once publish each pending row once', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++)
+      ids.push((await create(crashed, `custom ${i}`, FLEET[i % FLEET.length])).command.id);
+    const otherPublisher = new JetStreamPublisher(nats.nc);
+    const other = new CommandLedger({ sql, publisher: otherPublisher, subjects: topology().subjects, log });
+    const drain = async (l: CommandLedger) => {
+      let total = 0;
+      for (let n = -1; n !== 0; total += n) n = await l.relayUnpublished({ graceMs: 0, limit: 2 });
+      return total;
+    };
+    await ledger.flushMarks();
+    const [a, b] = await Promise.all([drain(ledger), drain(other)]);
+    expect(a + b).toBe(30);
+    expect(a).toBeGreaterThan(0);
+    expect(b).toBeGreaterThan(0);
+    await nats.nc.flush();
+    await eventually(() => ids.every((id) => onWire(id).length > 0));
+    for (const id of ids) expect(onWire(id).map((e) => e.state)).toEqual(['queued']);
+    const [left] = await sql<
+      { n: number }[]
+    >`select count(*)::int as n from command_transitions where published_at is null`;
+    expect(left?.n).toBe(0);
+    await otherPublisher.close();
+  });
+});
