@@ -34,11 +34,15 @@ async function upDetached(): Promise<number> {
   const out = fs.openSync(logPath, 'a');
   const { spawn } = await import('node:child_process');
   const forwarded = args.filter((a) => a !== '-d' && a !== '--detach');
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), 'up', ...forwarded], {
-    detached: true,
-    stdio: ['ignore', out, out],
-    env: process.env,
-  });
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), 'up', ...forwarded],
+    {
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: process.env,
+    },
+  );
   child.unref();
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {

@@ -120,12 +120,21 @@ export async function runStack(
     opsUrl: `http://127.0.0.1:${s.manifest.httpPort}`,
     endpoints: s.manifest.endpoints,
   }));
-  await waitUntilReady(info.services.map((svc) => `${svc.opsUrl}/readyz`), print);
+  await waitUntilReady(
+    info.services.map((svc) => `${svc.opsUrl}/readyz`),
+    print,
+  );
   const fleetSize = Number(process.env.FW_SIM_TRACKERS ?? 5);
   if (options.simulate && fleetSize > 0) {
     // The simulated fleet is supervised like a service: its lines appear in the combined log.
     supervised.push(
-      superviseService(simulatorManifest(paths.root, pg.url, fleetSize), supervised.length, baseEnv, paths, print),
+      superviseService(
+        simulatorManifest(paths.root, pg.url, fleetSize),
+        supervised.length,
+        baseEnv,
+        paths,
+        print,
+      ),
     );
     info.simulatedTrackers = fleetSize;
     info.simulatorPid = supervised.at(-1)!.pid();
@@ -178,7 +187,15 @@ function simulatorManifest(root: string, databaseUrl: string, trackers: number):
     name: 'sim',
     dir: path.join(root, 'packages/simulator'),
     entry: path.join(root, 'packages/simulator/src/main.ts'),
-    args: ['--trackers', String(trackers), '--register', '--database-url', databaseUrl, '--log-level', 'info'],
+    args: [
+      '--trackers',
+      String(trackers),
+      '--register',
+      '--database-url',
+      databaseUrl,
+      '--log-level',
+      'info',
+    ],
     httpPort: 0,
     order: 1000,
     env: {},
@@ -255,7 +272,9 @@ export function summary(info: StackInfo): string {
   }
   if (info.services.length === 0) lines.push('  (no services yet)');
   if (info.simulatedTrackers) {
-    lines.push(`  simulated fleet    ${info.simulatedTrackers} Teltonika trackers (FW_SIM_TRACKERS; up --no-sim for none)`);
+    lines.push(
+      `  simulated fleet    ${info.simulatedTrackers} Teltonika trackers (FW_SIM_TRACKERS; up --no-sim for none)`,
+    );
   }
   lines.push(`  API key (x-api-key, development only): ${info.apiKey}`);
   lines.push('  ./fleetwire status · ./fleetwire down', '');
