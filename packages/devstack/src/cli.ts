@@ -10,6 +10,11 @@ import { readStack, runStack, type StackInfo, stackPaths, summary } from './stac
 const ROOT = process.env.FW_ROOT ?? path.resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const paths = stackPaths(ROOT);
 const print = (line: string) => process.stdout.write(`${line}\n`);
+// `./fleetwire devices list | head -1` closes the pipe early: that is success, not a crash.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 function runningStack(): StackInfo | undefined {
   const info = readStack(paths);
