@@ -1,9 +1,15 @@
+import {
+  connectNats,
+  createLogger,
+  JetStreamPublisher,
+  type NatsHandle,
+  type PubAck,
+  PublishError,
+  provision,
+} from '@fleetwire/runtime';
 import { connectTestNats, createTestEnv, type TestEnv } from '@fleetwire/testkit';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logger.ts';
-import { connectNats, type NatsHandle, provision } from '../src/nats.ts';
-import { JetStreamPublisher, type PubAck, PublishError } from '../src/publisher.ts';
 
 const log = createLogger('test', 'test', 'silent');
 

@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type RunningPostgres, startPostgres } from '@fleetwire/devstack';
-import { edgeTcp } from '@fleetwire/edge-tcp/main';
 import { decodeBusMessage, jetStreamTopology, TelemetrySummary, type TenantId } from '@fleetwire/protocol';
 import { type RunningService, startService } from '@fleetwire/runtime';
 import { type AvlRecord, encodeAvlPacket } from '@fleetwire/teltonika';
@@ -18,7 +17,8 @@ import {
 } from '@fleetwire/testkit';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { telemetry } from '../src/main.ts';
+import { edgeTcp } from '../../services/edge-tcp/src/main.ts';
+import { telemetry } from '../../services/telemetry/src/main.ts';
 
 const IMEI = '356307042441013';
 const CHATTY = '356307042441099';
