@@ -29,7 +29,13 @@ async function up(args: string[]): Promise<number> {
   }
   await down(true);
   if (args.includes('-d') || args.includes('--detach')) return upDetached();
-  await runStack(paths, print, { simulate: !args.includes('--no-sim') });
+  try {
+    await runStack(paths, print, { simulate: !args.includes('--no-sim') });
+  } catch (err) {
+    print(`fleetwire up failed: ${(err as Error).message}`);
+    await down(true);
+    return 1;
+  }
   return 0;
 }
 

@@ -44,7 +44,16 @@ function writeStack(paths: StackPaths, info: StackInfo): void {
   fs.renameSync(`${paths.stackFile}.tmp`, paths.stackFile);
 }
 
-const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+/** An integer setting of the local stack; a bad value stops `up` naming the variable. */
+function env(name: string, fallback: number, min = 1, max = 65_535): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
 
 /**
  * The local stack's API key and webhook signing secret: taken from the environment when given
@@ -71,6 +80,13 @@ export async function runStack(
   print: (line: string) => void,
   options: { simulate: boolean } = { simulate: true },
 ): Promise<void> {
+  // Read every setting before starting anything, so a bad value stops `up` with nothing left running.
+  const settings = {
+    natsPort: env('FW_NATS_PORT', 4222),
+    natsMonitorPort: env('FW_NATS_MONITOR_PORT', 8222),
+    pgPort: env('FW_PG_PORT', 54320),
+    simTrackers: env('FW_SIM_TRACKERS', 5, 0, 10_000),
+  };
   fs.mkdirSync(paths.logs, { recursive: true });
   print(`starting nats-server and PostgreSQL (state in ${paths.state})`);
   const natsBinary = process.env.FW_NATS_SERVER ?? path.join(paths.root, '.fleetwire/tools/bin/nats-server');
@@ -79,14 +95,14 @@ export async function runStack(
     startNats({
       binary: natsBinary,
       dir: path.join(paths.state, 'nats'),
-      port: env('FW_NATS_PORT', 4222),
-      monitorPort: env('FW_NATS_MONITOR_PORT', 8222),
+      port: settings.natsPort,
+      monitorPort: settings.natsMonitorPort,
       logFile: path.join(paths.logs, 'nats.log'),
       detached: true,
     }),
     startPostgres({
       dir: path.join(paths.state, 'pg'),
-      port: env('FW_PG_PORT', 54320),
+      port: settings.pgPort,
       logFile: path.join(paths.logs, 'postgres.log'),
       detached: true,
     }),
@@ -124,7 +140,7 @@ export async function runStack(
     info.services.map((svc) => `${svc.opsUrl}/readyz`),
     print,
   );
-  const fleetSize = Number(process.env.FW_SIM_TRACKERS ?? 5);
+  const fleetSize = settings.simTrackers;
   if (options.simulate && fleetSize > 0) {
     // The simulated fleet is supervised like a service: its lines appear in the combined log.
     supervised.push(
