@@ -56,18 +56,14 @@ export class PublishedMarks {
   }
 }
 
-/** One UPDATE for many rows, found through the primary key. */
+/** One UPDATE for many rows, found through the unique index on `seq` (a bigserial). */
 export async function markPublished(
   sql: Sql | TransactionSql,
   keys: readonly TransitionKey[],
 ): Promise<void> {
-  // Three parallel arrays: one statement whatever the batch size, so it is prepared once.
-  const tenants = sql.array(keys.map((k) => k.tenant));
-  const commandIds = sql.array(keys.map((k) => k.commandId));
+  // One array parameter whatever the batch size, so the statement is prepared once.
   const seqs = sql.array(keys.map((k) => k.seq));
   await sql`
-    update command_transitions t set published_at = now()
-    from unnest(${tenants}::text[], ${commandIds}::text[], ${seqs}::text[]::bigint[]) as p(tenant_id, command_id, seq)
-    where t.tenant_id = p.tenant_id and t.command_id = p.command_id and t.seq = p.seq
-      and t.published_at is null`;
+    update command_transitions set published_at = now()
+    where seq = any(${seqs}::text[]::bigint[]) and published_at is null`;
 }
