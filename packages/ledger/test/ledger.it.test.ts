@@ -6,21 +6,11 @@ import {
   jetStreamTopology,
   type TenantId,
 } from '@fleetwire/protocol';
-import {
-  connectNats,
-  connectPostgres,
-  createLogger,
-  JetStreamPublisher,
-  migrate,
-  type NatsHandle,
-  provision,
-  provisioningFor,
-  type Sql,
-} from '@fleetwire/runtime';
-import { migrations } from '@fleetwire/schema';
-import { createTestEnv, type TestEnv } from '@fleetwire/testkit';
+import { createLogger, JetStreamPublisher, type NatsHandle, type Sql } from '@fleetwire/runtime';
+import type { TestEnv } from '@fleetwire/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommandLedger } from '../src/ledger.ts';
+import { type LedgerTestContext, startLedgerContext } from './support.ts';
 
 const TENANT = 'default' as TenantId;
 const DEVICE = '356307042441013' as DeviceId;
@@ -31,26 +21,17 @@ describe('CommandLedger (real PostgreSQL and JetStream)', () => {
   let env: TestEnv;
   let sql: Sql;
   let nats: NatsHandle;
-  let publisher: JetStreamPublisher;
   let ledger: CommandLedger;
   const topology = () => jetStreamTopology({ root: env.subjectRoot });
 
+  let ctx: LedgerTestContext;
+
   beforeAll(async () => {
-    env = await createTestEnv('ledger');
-    sql = connectPostgres(env.databaseUrl, { appName: 'ledger-test', max: 8 });
-    await migrate(sql, migrations(), log);
-    nats = await connectNats(env.natsUrl, 'ledger-test', log);
-    await provision(nats, provisioningFor(topology(), { streams: ['COMMANDS', 'DISPATCH'] }), log);
-    publisher = new JetStreamPublisher(nats.nc);
-    ledger = new CommandLedger({ sql, publisher, subjects: topology().subjects, log });
-    await sql`insert into devices (tenant_id, id, kind) values ('default', ${DEVICE}, 'tracker'), ('default', ${OTHER}, 'tracker')`;
+    ctx = await startLedgerContext('ledger', [DEVICE, OTHER]);
+    ({ env, sql, nats, ledger } = ctx);
   });
 
-  afterAll(async () => {
-    await publisher?.close();
-    await nats?.nc.close();
-    await sql?.end();
-  });
+  afterAll(() => ctx?.close());
 
   /** State events stored in the COMMANDS stream for one command, in order. */
   async function events(commandId: string): Promise<CommandStateChange[]> {

@@ -6,21 +6,11 @@ import {
   jetStreamTopology,
   type TenantId,
 } from '@fleetwire/protocol';
-import {
-  connectNats,
-  connectPostgres,
-  createLogger,
-  JetStreamPublisher,
-  migrate,
-  type NatsHandle,
-  provision,
-  provisioningFor,
-  type Sql,
-} from '@fleetwire/runtime';
-import { migrations } from '@fleetwire/schema';
-import { createTestEnv, eventually, type TestEnv } from '@fleetwire/testkit';
+import { createLogger, JetStreamPublisher, type NatsHandle, type Sql } from '@fleetwire/runtime';
+import { eventually, type TestEnv } from '@fleetwire/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommandLedger } from '../src/ledger.ts';
+import { type LedgerTestContext, startLedgerContext } from './support.ts';
 
 const TENANT = 'default' as TenantId;
 const DEVICE = '356307042442001' as DeviceId;
@@ -33,7 +23,6 @@ describe('command outbox (real PostgreSQL and JetStream)', () => {
   let env: TestEnv;
   let sql: Sql;
   let nats: NatsHandle;
-  let publisher: JetStreamPublisher;
   let ledger: CommandLedger;
   /** A process that dies right after its commits: every publish fails. */
   let crashed: CommandLedger;
@@ -44,19 +33,14 @@ describe('command outbox (real PostgreSQL and JetStream)', () => {
   };
   const topology = () => jetStreamTopology({ root: env.subjectRoot });
 
+  let ctx: LedgerTestContext;
+
   beforeAll(async () => {
-    env = await createTestEnv('ledger-outbox');
-    sql = connectPostgres(env.databaseUrl, { appName: 'outbox-test', max: 8 });
-    await migrate(sql, migrations(), log);
-    nats = await connectNats(env.natsUrl, 'outbox-test', log);
-    await provision(nats, provisioningFor(topology(), { streams: ['COMMANDS', 'DISPATCH'] }), log);
-    publisher = new JetStreamPublisher(nats.nc);
-    ledger = new CommandLedger({ sql, publisher, subjects: topology().subjects, log });
+    ctx = await startLedgerContext('ledger-outbox', [DEVICE, ...FLEET]);
+    ({ env, sql, nats, ledger } = ctx);
     const dead = new JetStreamPublisher(nats.nc);
     await dead.close();
     crashed = new CommandLedger({ sql, publisher: dead, subjects: topology().subjects, log });
-    for (const id of [DEVICE, ...FLEET])
-      await sql`insert into devices (tenant_id, id, kind) values ('default', ${id}, 'tracker')`;
     nats.nc.subscribe(topology().subjects.cmdAll(), {
       callback: (_e, m) => {
         wire.states.push(decodeBusMessage(m.data, CommandStateChange).payload);
@@ -70,12 +54,7 @@ describe('command outbox (real PostgreSQL and JetStream)', () => {
     await nats.nc.flush();
   });
 
-  afterAll(async () => {
-    await ledger?.flushMarks();
-    await publisher?.close();
-    await nats?.nc.close();
-    await sql?.end();
-  });
+  afterAll(() => ctx?.close());
 
   /** The relay below runs with no grace period: first let the live ledger mark what it published. */
   const relayNow = async () => {
