@@ -23,6 +23,20 @@ export interface DeviceFilter {
 
 const iso = (d: Date) => d.toISOString();
 
+/** The position columns shared by `telemetry` and `device_state` rows. */
+export function positionColumns(
+  r: Row,
+): Pick<LatestState, 'latitude' | 'longitude' | 'altitude' | 'angle' | 'satellites' | 'speed'> {
+  return {
+    latitude: r.latitude,
+    longitude: r.longitude,
+    altitude: r.altitude,
+    angle: r.angle,
+    satellites: r.satellites,
+    speed: r.speed,
+  };
+}
+
 function presenceView(r: Row): Presence | null {
   if (r.p_state == null) return null;
   return {
@@ -39,12 +53,7 @@ export function stateView(r: Row): LatestState {
   return {
     deviceTime: iso(r.device_time),
     receivedAt: iso(r.received_at),
-    latitude: r.latitude,
-    longitude: r.longitude,
-    altitude: r.altitude,
-    angle: r.angle,
-    satellites: r.satellites,
-    speed: r.speed,
+    ...positionColumns(r),
     attributes: r.attributes,
     updatedAt: iso(r.updated_at),
   };

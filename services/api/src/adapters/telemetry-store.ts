@@ -1,6 +1,7 @@
 import type { Sql } from '@fleetwire/runtime';
 import type postgres from 'postgres';
 import type { TelemetryRow } from '../schemas/devices.ts';
+import { positionColumns } from './device-store.ts';
 
 export interface TelemetryRange {
   fromMs?: number;
@@ -24,12 +25,7 @@ function view(r: postgres.Row): StoredTelemetry {
       eventIo: r.event_io,
       receivedAt: (r.received_at as Date).toISOString(),
       priority: r.priority,
-      latitude: r.latitude,
-      longitude: r.longitude,
-      altitude: r.altitude,
-      angle: r.angle,
-      satellites: r.satellites,
-      speed: r.speed,
+      ...positionColumns(r),
       io: r.io,
       attributes: r.attributes,
       source: r.source,

@@ -51,15 +51,20 @@ export const Presence = Type.Object({
 });
 export type Presence = Static<typeof Presence>;
 
-export const LatestState = Type.Object({
-  deviceTime: IsoTime,
-  receivedAt: IsoTime,
+/** Position columns of a stored record or latest state; null when the record carried none. */
+const PositionColumns = {
   latitude: Type.Union([Type.Number(), Type.Null()]),
   longitude: Type.Union([Type.Number(), Type.Null()]),
   altitude: Type.Union([Type.Number(), Type.Null()]),
   angle: Type.Union([Type.Number(), Type.Null()]),
   satellites: Type.Union([Type.Number(), Type.Null()]),
   speed: Type.Union([Type.Number(), Type.Null()]),
+};
+
+export const LatestState = Type.Object({
+  deviceTime: IsoTime,
+  receivedAt: IsoTime,
+  ...PositionColumns,
   attributes: JsonObject,
   updatedAt: IsoTime,
 });
@@ -101,12 +106,7 @@ export const TelemetryRow = Type.Object({
   eventIo: Type.Integer(),
   receivedAt: IsoTime,
   priority: Type.Union([Type.Integer(), Type.Null()]),
-  latitude: Type.Union([Type.Number(), Type.Null()]),
-  longitude: Type.Union([Type.Number(), Type.Null()]),
-  altitude: Type.Union([Type.Number(), Type.Null()]),
-  angle: Type.Union([Type.Number(), Type.Null()]),
-  satellites: Type.Union([Type.Number(), Type.Null()]),
-  speed: Type.Union([Type.Number(), Type.Null()]),
+  ...PositionColumns,
   io: JsonObject,
   attributes: JsonObject,
   source: Type.String(),
