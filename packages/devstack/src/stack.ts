@@ -107,8 +107,9 @@ export async function runStack(
       detached: true,
     }),
   ]);
+  const secrets = localSecrets(paths);
   const info: StackInfo = {
-    apiKey: localSecrets(paths).apiKey,
+    apiKey: secrets.apiKey,
     supervisorPid: process.pid,
     ready: false,
     startedAt: new Date().toISOString(),
@@ -118,7 +119,6 @@ export async function runStack(
   };
   writeStack(paths, info);
 
-  const secrets = localSecrets(paths);
   const baseEnv = {
     ...process.env,
     FW_NATS_URL: nats.url,
