@@ -44,7 +44,19 @@ export function isFleetwireProto(proto: number): boolean {
 
 /** Message types (`hdr.typ`) per protocol. Mender's are listed for routing and compatibility. */
 export const MSG_TYPE = {
-  CONTROL: { PING: 'ping', PONG: 'pong', OPEN: 'open', ACCEPT: 'accept', CLOSE: 'close', ERROR: 'error' },
+  /**
+   * Mender's control types, plus fleetwire's `ack`: the edge's answer to a device message that carried
+   * `props.msgid`, sent once the message is durable (echoing the msgid). Mender devices never ask for it.
+   */
+  CONTROL: {
+    PING: 'ping',
+    PONG: 'pong',
+    OPEN: 'open',
+    ACCEPT: 'accept',
+    CLOSE: 'close',
+    ERROR: 'error',
+    ACK: 'ack',
+  },
   SHELL: { NEW: 'new', STOP: 'stop', SHELL: 'shell', RESIZE: 'resize', PING: 'ping', PONG: 'pong' },
   FILE_TRANSFER: {
     GET_FILE: 'get_file',

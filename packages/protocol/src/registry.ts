@@ -45,6 +45,7 @@ export const DEVICE_BODY_SCHEMAS = {
     [CONTROL.ACCEPT]: ControlAcceptBody,
     [CONTROL.CLOSE]: ControlCloseBody,
     [CONTROL.ERROR]: ControlErrorBody,
+    [CONTROL.ACK]: EmptyBody,
   },
   [PROTO.TELEMETRY]: { [TELEMETRY.RECORD]: TelemetryRecordBody },
   [PROTO.EVENT]: { [EVENT.EVENT]: DeviceEventBody, [EVENT.ALERT]: DeviceEventBody },

@@ -41,6 +41,7 @@ const DEVICE_SAMPLES: Record<number, Record<string, Record<string, unknown>>> = 
   [PROTO.CONTROL]: {
     ping: {},
     pong: {},
+    ack: {},
     open: { versions: [1] },
     accept: { version: 1, protocols: [PROTO.SHELL, PROTO.TELEMETRY, PROTO.COMMAND] },
     close: { reason: 'idle' },

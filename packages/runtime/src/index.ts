@@ -27,6 +27,8 @@ export type { Migration, Sql } from './postgres.ts';
 export { connectPostgres, MigrationError, migrate, readMigrations } from './postgres.ts';
 export type { PubAck } from './publisher.ts';
 export { JetStreamPublisher, PublishError } from './publisher.ts';
+export type { SecretKind } from './secrets.ts';
+export { hashSecret, newId, newSecret, SECRET_KIND } from './secrets.ts';
 export type { RunningService, ServiceContext, ServiceDefinition, ServiceInstance } from './service.ts';
 export { commonConfig, EXIT_CONFIG, runService, startService } from './service.ts';
 export { provisioningFor } from './topology.ts';

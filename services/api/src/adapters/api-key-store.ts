@@ -1,5 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
-import type { Sql } from '@fleetwire/runtime';
+import { hashSecret, newId, newSecret, SECRET_KIND, type Sql } from '@fleetwire/runtime';
 
 export interface ApiKeyPrincipal {
   tenant: string;
@@ -12,10 +11,8 @@ export interface ApiKeyInfo {
   createdAt: string;
 }
 
-/** Keys are long random strings, so a plain SHA-256 is enough to store them (no salt, no KDF). */
-export const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
-
-export const newKey = () => `fwk_${randomBytes(32).toString('base64url')}`;
+const hashKey = hashSecret;
+const newKey = () => newSecret(SECRET_KIND.API_KEY);
 
 /** Table `api_keys`: several keys per tenant, only their hashes stored. */
 export class ApiKeyStore {
@@ -35,7 +32,7 @@ export class ApiKeyStore {
   async create(tenant: string, name: string): Promise<ApiKeyInfo & { key: string }> {
     const sql = this.#sql;
     const key = newKey();
-    const id = `key_${randomBytes(9).toString('base64url')}`;
+    const id = newId('key');
     const [row] = await sql`
       insert into api_keys (tenant_id, id, name, key_hash) values (${tenant}, ${id}, ${name}, ${hashKey(key)})
       returning created_at`;
