@@ -19,6 +19,7 @@ import {
   parseArgs,
   Samples,
   table,
+  topStatements,
   withStack,
 } from '../src/stack.ts';
 import { benchImei } from '../src/trackers.ts';
@@ -31,7 +32,8 @@ const USAGE = `node bench/commands/run.ts [options]
   --seed-api       use the seed's POST /api/v1/command instead of POST /v1/devices/:id/commands
   --ephemeral-pg   PostgreSQL without fsync (NOT the headline figures)
   --keep           keep the temp folder (logs) afterwards
-  --cpu-prof DIR   write a V8 CPU profile of each service into DIR`;
+  --cpu-prof DIR   write a V8 CPU profile of each service into DIR
+  --pg-stats       print the statements PostgreSQL spent the most time on (pg_stat_statements)`;
 
 const opts = parseArgs(
   process.argv.slice(2),
@@ -44,6 +46,7 @@ const opts = parseArgs(
     ephemeralPg: false,
     keep: false,
     cpuProf: '',
+    pgStats: false,
   },
   USAGE,
 );
@@ -65,6 +68,7 @@ const stackOptions = {
   ephemeralPg: opts.ephemeralPg,
   keep: opts.keep,
   cpuProf: opts.cpuProf ? path.resolve(opts.cpuProf) : undefined,
+  pgStats: opts.pgStats,
 };
 await withStack(stackOptions, async (stack) => {
   console.log(machineContext());
@@ -183,6 +187,7 @@ await withStack(stackOptions, async (stack) => {
   let measureStart = 0;
   let firstMeasured = -1;
   let cpuA = cpuSnapshot(stack.processes());
+  let natsA = { inMsgs: 0, outMsgs: 0 };
   await new Promise<void>((resolve) => {
     const tick = () => {
       const elapsed = performance.now() - start;
@@ -192,6 +197,10 @@ await withStack(stackOptions, async (stack) => {
         firstMeasured = seq;
         measureStart = performance.now();
         cpuA = cpuSnapshot(stack.processes());
+        if (opts.pgStats) void stack.sql`select pg_stat_statements_reset()`;
+        void natsCounters(stack.nats.monitorPort).then((c) => {
+          natsA = c;
+        });
       }
       const due = Math.floor((elapsed / 1000) * opts.rate);
       for (; seq <= due; seq++) fire(seq, measuring);
@@ -201,6 +210,7 @@ await withStack(stackOptions, async (stack) => {
   });
   const seconds = (performance.now() - measureStart) / 1000;
   const cpuB = cpuSnapshot(stack.processes());
+  const natsB = await natsCounters(stack.nats.monitorPort);
   const measuredSent = seq - firstMeasured;
 
   // Drain: every accepted command should complete and be notified.
@@ -237,17 +247,28 @@ await withStack(stackOptions, async (stack) => {
       `commands fired ${seq} (measured ${measuredSent} over ${seconds.toFixed(1)} s), accepted ${acceptedCount}, refused ${refused}, ` +
         `confirm webhooks ${webhooks}, other webhooks ${unexpected}, bad signatures ${badSignatures}`,
       `CPU (% of one core): ${formatCpu(cpu)}`,
+      `NATS messages per measured command: ${((natsB.inMsgs - natsA.inMsgs) / measuredSent).toFixed(1)} in, ${((natsB.outMsgs - natsA.outMsgs) / measuredSent).toFixed(1)} out`,
       '',
       'accept = POST sent → HTTP 201 received; REST→webhook = POST sent → confirm webhook (metadata echoed) received here.',
       'never completed = accepted (201) commands without a confirm webhook 30 s after the last one was fired;',
       'no API answer = POSTs still unanswered then (the API fell behind).',
     ].join('\n'),
   );
+  if (opts.pgStats)
+    console.log(`\nPostgreSQL statements by total time:\n${table(await topStatements(stack.sql))}`);
   agent.destroy();
   await Promise.all(trackers.map((t) => t.close().catch(() => {})));
   receiver.closeAllConnections();
   await new Promise<void>((r) => receiver.close(() => r()));
 });
+
+async function natsCounters(monitorPort: number): Promise<{ inMsgs: number; outMsgs: number }> {
+  const varz = (await (await fetch(`http://127.0.0.1:${monitorPort}/varz`)).json()) as {
+    in_msgs: number;
+    out_msgs: number;
+  };
+  return { inMsgs: varz.in_msgs, outMsgs: varz.out_msgs };
+}
 
 function validSignature(header: string | string[] | undefined, raw: string): boolean {
   const m = typeof header === 'string' ? /^t=(\d+),v1=([0-9a-f]+)$/.exec(header) : null;

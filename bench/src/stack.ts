@@ -64,11 +64,13 @@ export class BenchStack {
         logFile: path.join(dir, 'postgres.log'),
         ephemeral: opts.ephemeralPg,
         detached: true,
+        ...(opts.pgStats ? { settings: PG_STATS_SETTINGS } : {}),
       }),
     ]);
     stack.nats = nats;
     stack.pg = pg;
     stack.sql = postgres(pg.url, { max: 4, onnotice: () => {} });
+    if (opts.pgStats) await stack.sql`create extension if not exists pg_stat_statements`;
     return stack;
   }
 
@@ -165,6 +167,27 @@ function installCleanup(stack: BenchStack): void {
   process.once('SIGTERM', onSignal);
 }
 
+const PG_STATS_SETTINGS = {
+  shared_preload_libraries: 'pg_stat_statements',
+  'pg_stat_statements.track': 'all',
+} as const;
+
+/** The statements PostgreSQL spent the most time on since `since` (a pg_stat_statements_reset), as table rows. */
+export async function topStatements(sql: postgres.Sql, limit = 12): Promise<string[][]> {
+  const rows = await sql<{ calls: string; total_ms: number; mean_ms: number; query: string }[]>`
+    select calls::text, total_exec_time as total_ms, mean_exec_time as mean_ms, query
+    from pg_stat_statements order by total_exec_time desc limit ${limit}`;
+  return [
+    ['calls', 'total ms', 'mean ms', 'statement'],
+    ...rows.map((r) => [
+      r.calls,
+      r.total_ms.toFixed(0),
+      r.mean_ms.toFixed(3),
+      r.query.replace(/\s+/g, ' ').slice(0, 110),
+    ]),
+  ];
+}
+
 /** Runs `body` with a stack and always closes it, whatever happens. */
 export interface StackOptions {
   ephemeralPg: boolean;
@@ -172,6 +195,8 @@ export interface StackOptions {
   keep?: boolean;
   /** Write a V8 CPU profile of every service into this folder. */
   cpuProf?: string;
+  /** Load pg_stat_statements, so `topStatements()` can say where PostgreSQL spends its time. */
+  pgStats?: boolean;
 }
 
 export async function withStack<T>(opts: StackOptions, body: (stack: BenchStack) => Promise<T>): Promise<T> {

@@ -19,6 +19,8 @@ export interface PostgresOptions {
   detached?: boolean;
   /** Trade durability for speed: only for throwaway test clusters. */
   ephemeral?: boolean;
+  /** Extra server settings (`-c name=value`), e.g. pg_stat_statements for a benchmark. */
+  settings?: Readonly<Record<string, string>>;
 }
 
 export interface RunningPostgres {
@@ -116,6 +118,7 @@ export async function startPostgres(opts: PostgresOptions): Promise<RunningPostg
           ['full_page_writes', 'off'],
         ]
       : []),
+    ...Object.entries(opts.settings ?? {}),
   ];
   const proc = startProcess({
     name: 'postgres',
