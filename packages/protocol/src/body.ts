@@ -7,6 +7,7 @@ import { Compile, type Validator } from 'typebox/compile';
 import type { TLocalizedValidationError } from 'typebox/error';
 import { type EncodeOptions, encodeProtoMsg, type ProtoMsg } from './envelope.ts';
 import { PROTOCOL_ERROR, ProtocolError } from './errors.ts';
+import { FAST_ACCEPT } from './fast-check.ts';
 import { DEFAULT_MAX_DEPTH, MsgpackReader, MsgpackWriter } from './msgpack.ts';
 import {
   type DeviceBody,
@@ -29,6 +30,7 @@ function validatorFor(schema: TSchema): Validator {
 
 /** Throws INVALID_PAYLOAD naming the most specific offending path, e.g. `body.records.0.deviceTime`. */
 export function validatePayload<S extends TSchema>(schema: S, value: unknown, path = 'body'): Static<S> {
+  if (FAST_ACCEPT.get(schema)?.(value)) return value as Static<S>;
   const validator = validatorFor(schema);
   if (validator.Check(value)) return value as Static<S>;
   const worst = mostSpecific(validator.Errors(value));
@@ -68,11 +70,25 @@ function explain(error: TLocalizedValidationError): { segments: string[]; messag
 
 /** Validates then encodes a payload as a msgpack map; an empty object gives an empty body. */
 export function encodePayload<S extends TSchema>(schema: S, payload: Static<S>): Uint8Array {
-  validatePayload(schema, payload);
-  const writer = new MsgpackWriter();
-  writer.map(payload as object, 0);
-  return writer.length === 1 ? new Uint8Array(0) : writer.finish();
+  return encodePayloadScratch(schema, payload).slice();
 }
+
+/** One writer for every payload: a message is encoded, copied into its envelope, then forgotten. */
+const scratch = new MsgpackWriter(64 * 1024);
+
+/**
+ * `encodePayload` into a shared buffer: the result is a view that the next encode overwrites, so
+ * it must be copied (e.g. into an envelope by encodeProtoMsg) before anything else is encoded.
+ */
+export function encodePayloadScratch<S extends TSchema>(schema: S, payload: Static<S>): Uint8Array {
+  validatePayload(schema, payload);
+  // A huge earlier message grew the buffer: do not keep that much memory for every later one.
+  scratch.reset(MAX_SCRATCH_KEPT);
+  scratch.map(payload as object, 0);
+  return scratch.length === 1 ? new Uint8Array(0) : scratch.written();
+}
+
+const MAX_SCRATCH_KEPT = 1024 * 1024;
 
 export interface DecodeBodyOptions {
   maxDepth?: number;
@@ -145,7 +161,10 @@ export function encodeDeviceMessage<P extends DeviceProto, T extends DeviceTyp<P
       `no device body schema for ${describeType(proto, typ)}`,
     );
   }
-  return encodeProtoMsg({ hdr: { proto, typ, ...header }, body: encodePayload(schema, body) }, options);
+  return encodeProtoMsg(
+    { hdr: { proto, typ, ...header }, body: encodePayloadScratch(schema, body) },
+    options,
+  );
 }
 
 export function describeType(proto: number, typ: string | undefined): string {

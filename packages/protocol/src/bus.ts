@@ -4,7 +4,7 @@
  * payload map. One codec for both legs, and any msgpack library can read it.
  */
 import type { Static, TSchema } from 'typebox';
-import { decodePayload, describeType, encodePayload } from './body.ts';
+import { decodePayload, describeType, encodePayloadScratch } from './body.ts';
 import { type DecodeLimits, decodeProtoMsg, encodeProtoMsg } from './envelope.ts';
 import { PROTOCOL_ERROR, ProtocolError } from './errors.ts';
 import {
@@ -41,7 +41,7 @@ export function encodeBusMessage<P extends BusProto, T extends BusTyp<P>>(
   }
   const hdr = props === undefined ? { proto, typ } : { proto, typ, props };
   return encodeProtoMsg(
-    { hdr, body: encodePayload(schema, payload) },
+    { hdr, body: encodePayloadScratch(schema, payload) },
     { maxFrameBytes: BUS_MAX_MESSAGE_BYTES },
   );
 }

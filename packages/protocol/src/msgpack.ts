@@ -380,6 +380,21 @@ export class MsgpackWriter {
     return this.buf.slice(0, this.pos);
   }
 
+  /** The bytes written so far, without copying: valid only until the writer is used again. */
+  written(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  /** Starts over, keeping the grown buffer unless it is over `maxKeptBytes` (a scratch writer). */
+  reset(maxKeptBytes = Number.POSITIVE_INFINITY): void {
+    this.pos = 0;
+    this.segments.length = 0;
+    if (this.buf.length > maxKeptBytes) {
+      this.buf = new Uint8Array(maxKeptBytes);
+      this.view = new DataView(this.buf.buffer);
+    }
+  }
+
   fail(message: string): never {
     throw new ProtocolError(PROTOCOL_ERROR.UNSUPPORTED, message, {
       path: joinPath(undefined, this.segments),
@@ -445,13 +460,17 @@ export class MsgpackWriter {
   /** Plain object as a map, skipping keys whose value is undefined (like JSON.stringify). */
   map(object: object, depth: number): void {
     const record = object as Record<string, unknown>;
-    const keys = Object.keys(record).filter((key) => record[key] !== undefined);
-    this.mapHeader(keys.length);
+    const keys = Object.keys(record);
+    let defined = 0;
+    for (const key of keys) if (record[key] !== undefined) defined++;
+    this.mapHeader(defined);
     for (const key of keys) {
+      const value = record[key];
+      if (value === undefined) continue;
       if (key === '__proto__') this.fail('map key __proto__ is not allowed');
       this.string(key);
       this.enter(key);
-      this.value(record[key], depth + 1);
+      this.value(value, depth + 1);
       this.leave();
     }
   }

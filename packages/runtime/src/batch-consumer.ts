@@ -19,6 +19,11 @@ export interface BatchConsumerOptions {
   /** Terminates a poison message (the runtime's `terminate` knows which servers accept a reason). */
   terminate(msg: JsMsg, reason: string): void;
   maxRetryDelayMs?: number;
+  /**
+   * Batches handled at once (default 1). Above 1, batch n+1 is decoded while batch n commits, so
+   * `handle` must tolerate concurrent calls (e.g. take row locks in a fixed order).
+   */
+  concurrency?: number;
 }
 
 /**
@@ -37,6 +42,7 @@ export class BatchConsumer {
   #due = false;
   #stopping = false;
   #done: Promise<void> | undefined;
+  readonly #inFlight = new Set<Promise<void>>();
 
   constructor(consumer: Consumer, opts: BatchConsumerOptions) {
     this.#consumer = consumer;
@@ -81,9 +87,13 @@ export class BatchConsumer {
       this.#due = false;
       clearTimeout(this.#timer);
       this.#timer = undefined;
-      await this.#process(this.#buffer.splice(0, this.#opts.maxBatch));
+      const running = this.#process(this.#buffer.splice(0, this.#opts.maxBatch));
+      this.#inFlight.add(running);
+      void running.finally(() => this.#inFlight.delete(running));
+      if (this.#inFlight.size >= (this.#opts.concurrency ?? 1)) await Promise.race(this.#inFlight);
       if (this.#buffer.length > 0) this.#arm();
     }
+    await Promise.all(this.#inFlight);
   }
 
   async #process(batch: JsMsg[]): Promise<void> {

@@ -70,6 +70,7 @@ export const telemetry: ServiceDefinition<typeof telemetryConfig> = {
     const consumer = new BatchConsumer(await nats.js.consumers.get(spec.streamName, spec.durableName), {
       maxBatch: config.batchMaxMessages,
       maxWaitMs: config.batchMaxWaitMs,
+      concurrency: config.batchesInFlight,
       log,
       onHealthy: (healthy) => ctx.setReady(healthy),
       terminate: (msg, reason) => terminate(msg, nats.features, reason, log),

@@ -80,7 +80,8 @@ function latestPerDevice(records: readonly StoredRecord[]): StoredRecord[] {
       byDevice.set(key, seen ? { ...r, attributes: { ...seen.attributes, ...r.attributes } } : r);
     }
   }
-  return [...byDevice.values()];
+  // A fixed order: two batches in flight lock the same device_state rows in the same order (no deadlock).
+  return [...byDevice.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
 }
 
 async function upsertLatest(tx: postgres.TransactionSql, rows: readonly StoredRecord[]): Promise<void> {
@@ -94,6 +95,7 @@ async function upsertLatest(tx: postgres.TransactionSql, rows: readonly StoredRe
       as u("tenantId" text, "deviceId" text, "deviceTime" float8, "receivedAt" float8, latitude float8,
            longitude float8, altitude int, angle int, satellites int2, speed int, attributes jsonb)
     join devices d on d.tenant_id = u."tenantId" and d.id = u."deviceId"
+    order by u."tenantId", u."deviceId"
     on conflict (tenant_id, device_id) do update set
       received_at = greatest(s.received_at, excluded.received_at),
       updated_at = now(),

@@ -1,0 +1,92 @@
+import { BatchConsumer, connectNats, createLogger, type NatsHandle } from '@fleetwire/runtime';
+import { createTestEnv, eventually, type TestEnv } from '@fleetwire/testkit';
+import type { JsMsg } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const log = createLogger('test', 'test', 'silent');
+
+describe('BatchConsumer (real nats-server)', () => {
+  let env: TestEnv;
+  let h: NatsHandle;
+
+  beforeAll(async () => {
+    env = await createTestEnv('batch');
+    h = await connectNats(env.natsUrl, 'test', log);
+  });
+  afterAll(async () => {
+    await h.nc.close();
+  });
+
+  async function streamWith(name: string, count: number): Promise<string> {
+    const stream = `${env.subjectRoot.toUpperCase()}_${name}`;
+    await h.jsm.streams.add({ name: stream, subjects: [`${env.subjectRoot}.${name}.>`] });
+    await h.jsm.consumers.add(stream, {
+      durable_name: 'w',
+      ack_policy: 'explicit',
+      ack_wait: 30_000_000_000,
+    });
+    for (let i = 0; i < count; i++) await h.js.publish(`${env.subjectRoot}.${name}.x`, String(i));
+    return stream;
+  }
+
+  async function pending(stream: string): Promise<number> {
+    const info = await h.jsm.consumers.info(stream, 'w');
+    return info.num_pending + info.num_ack_pending;
+  }
+
+  it('keeps `concurrency` batches in flight and handles and acknowledges every message once', async () => {
+    const stream = await streamWith('conc', 400);
+    const seen: number[] = [];
+    let running = 0;
+    let mostAtOnce = 0;
+    const consumer = new BatchConsumer(await h.js.consumers.get(stream, 'w'), {
+      maxBatch: 40,
+      maxWaitMs: 5,
+      concurrency: 2,
+      log,
+      terminate: (msg) => msg.term(),
+      handle: async (batch: JsMsg[]) => {
+        running++;
+        mostAtOnce = Math.max(mostAtOnce, running);
+        await new Promise((r) => setTimeout(r, 30));
+        for (const m of batch) seen.push(Number(m.string()));
+        running--;
+        return undefined;
+      },
+    });
+    await consumer.start();
+    await eventually(async () => seen.length === 400 && (await pending(stream)) === 0, 20_000);
+    await consumer.stop();
+    expect(new Set(seen).size).toBe(400);
+    expect(mostAtOnce).toBe(2);
+  });
+
+  it('handles one batch at a time by default, and retries a failing batch without acknowledging it', async () => {
+    const stream = await streamWith('seq', 60);
+    const seen: number[] = [];
+    let running = 0;
+    let mostAtOnce = 0;
+    let failures = 1;
+    const consumer = new BatchConsumer(await h.js.consumers.get(stream, 'w'), {
+      maxBatch: 20,
+      maxWaitMs: 5,
+      maxRetryDelayMs: 100,
+      log,
+      terminate: (msg) => msg.term(),
+      handle: async (batch: JsMsg[]) => {
+        running++;
+        mostAtOnce = Math.max(mostAtOnce, running);
+        await new Promise((r) => setTimeout(r, 10));
+        running--;
+        if (failures-- > 0) throw new Error('database away');
+        for (const m of batch) seen.push(Number(m.string()));
+        return undefined;
+      },
+    });
+    await consumer.start();
+    await eventually(async () => seen.length === 60 && (await pending(stream)) === 0, 20_000);
+    await consumer.stop();
+    expect(new Set(seen).size).toBe(60);
+    expect(mostAtOnce).toBe(1);
+  });
+});
