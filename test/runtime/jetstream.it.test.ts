@@ -1,3 +1,4 @@
+import { jetStreamTopology, objectChunkSubject, objectStoreStreamName } from '@fleetwire/protocol';
 import {
   connectNats,
   createLogger,
@@ -6,6 +7,7 @@ import {
   type PubAck,
   PublishError,
   provision,
+  provisioningFor,
 } from '@fleetwire/runtime';
 import { connectTestNats, createTestEnv, type TestEnv } from '@fleetwire/testkit';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -57,6 +59,33 @@ describe('JetStream helpers (real nats-server)', () => {
       log,
     );
     expect((await h.jsm.consumers.info(stream, 'reader')).config.max_ack_pending).toBe(700);
+  });
+
+  it('provisions an object store idempotently from several instances, and applies a changed TTL', async () => {
+    const topology = jetStreamTopology({ root: env.subjectRoot, deviceLogTtlMs: 60_000 });
+    const what = provisioningFor(topology, { objectStores: ['deviceLogs'] });
+    const bucket = topology.objectStores.deviceLogs.bucket;
+    const others = await Promise.all([1, 2].map(() => connectNats(env.natsUrl, 'peer', log)));
+    try {
+      await Promise.all([h, ...others].map((x) => provision(x, what, log)));
+      await provision(h, what, log);
+    } finally {
+      await Promise.all(others.map((o) => o.nc.close()));
+    }
+    const stream = objectStoreStreamName(bucket);
+    expect((await h.jsm.streams.info(stream)).config.max_age).toBe(60_000 * 1_000_000);
+    // One stored chunk stands in for an object: an update must keep what the bucket holds.
+    await h.js.publish(objectChunkSubject(bucket, 'n1'), new TextEncoder().encode('kept'));
+
+    const longer = jetStreamTopology({
+      root: env.subjectRoot,
+      deviceLogTtlMs: 120_000,
+      deviceLogMaxBytes: 1 << 20,
+    });
+    await provision(h, provisioningFor(longer, { objectStores: ['deviceLogs'] }), log);
+    const config = (await h.jsm.streams.info(stream)).config;
+    expect(config).toMatchObject({ max_age: 120_000 * 1_000_000, max_bytes: 1 << 20 });
+    expect((await h.jsm.streams.info(stream)).state.messages).toBe(1);
   });
 
   it('pipelines many publishes and resolves each with its own PubAck', async () => {

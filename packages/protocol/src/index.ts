@@ -117,6 +117,9 @@ export type {
   KvBucketKey,
   KvBucketSpec,
   KvCreateOptions,
+  ObjectStoreCreateOptions,
+  ObjectStoreKey,
+  ObjectStoreSpec,
   Retention,
   Storage,
   StreamConfigWire,
@@ -126,12 +129,17 @@ export type {
 } from './streams.ts';
 export {
   consumerSpec,
+  DEFAULT_DEVICE_LOG_TTL_MS,
   DEFAULT_MAX_AGE_MS,
   DEFAULT_SESSION_TTL_MS,
   jetStreamTopology,
   KV_BUCKET,
   kvBucketName,
   msToNanos,
+  OBJECT_STORE,
+  objectChunkSubject,
+  objectStoreBucketName,
+  objectStoreStreamName,
   PRESENCE_MAX_MSGS_PER_SUBJECT,
   presenceKey,
   STREAM,
@@ -140,6 +148,7 @@ export {
   TELEMETRY_DUPLICATE_WINDOW_MS,
   toConsumerConfig,
   toKvOptions,
+  toObjectStoreOptions,
   toStreamConfig,
 } from './streams.ts';
 export type {

@@ -1,7 +1,7 @@
 /**
- * JetStream streams, consumers and KV buckets: the single source of truth for provisioning.
- * Our own specs use milliseconds (`maxAgeMs`); `toStreamConfig`/`toConsumerConfig` produce the
- * JetStream wire shape (snake_case, durations in nanoseconds) that `jsm.streams.add()` and
+ * JetStream streams, consumers, KV buckets and object stores: the single source of truth for
+ * provisioning. Our own specs use milliseconds (`maxAgeMs`); `toStreamConfig`/`toConsumerConfig`
+ * produce the JetStream wire shape (snake_case, durations in nanoseconds) that `jsm.streams.add()` and
  * `jsm.consumers.add()` accept. No NATS client is imported here; the runtime package makes the calls.
  */
 import { PROTOCOL_ERROR, ProtocolError } from './errors.ts';
@@ -33,6 +33,9 @@ export type StreamKey = (typeof STREAM)[keyof typeof STREAM];
 
 export const KV_BUCKET = { PRESENCE: 'presence', SESSIONS: 'sessions' } as const;
 export type KvBucketKey = (typeof KV_BUCKET)[keyof typeof KV_BUCKET];
+
+export const OBJECT_STORE = { DEVICE_LOGS: 'deviceLogs' } as const;
+export type ObjectStoreKey = (typeof OBJECT_STORE)[keyof typeof OBJECT_STORE];
 
 export type Retention = 'limits' | 'interest' | 'workqueue';
 export type Storage = 'file' | 'memory';
@@ -109,6 +112,18 @@ export interface KvBucketSpec {
   replicas: number;
 }
 
+export interface ObjectStoreSpec {
+  key: ObjectStoreKey;
+  bucket: string;
+  description: string;
+  /** Objects older than this are removed by the server (the backing stream's max_age). */
+  ttlMs: number;
+  /** Size limit of the whole bucket; absent means unlimited. When full, new objects are refused. */
+  maxBytes?: number;
+  storage: Storage;
+  replicas: number;
+}
+
 export interface TopologyOptions {
   /** Subject root; default `fw`. Stream and bucket names are derived from it. */
   root?: string;
@@ -120,6 +135,10 @@ export interface TopologyOptions {
   maxAgeMs?: Partial<Record<StreamKey, number>>;
   /** Default 1 hour. */
   sessionTtlMs?: number;
+  /** How long uploaded device logs are kept; default 30 days. */
+  deviceLogTtlMs?: number;
+  /** Size limit of the device log bucket; default unlimited. */
+  deviceLogMaxBytes?: number;
 }
 
 export interface JetStreamTopology {
@@ -127,6 +146,7 @@ export interface JetStreamTopology {
   subjects: Subjects;
   streams: Record<StreamKey, StreamSpec>;
   kv: Record<KvBucketKey, KvBucketSpec>;
+  objectStores: Record<ObjectStoreKey, ObjectStoreSpec>;
   consumers: { telemetryWriter: ConsumerSpec };
 }
 
@@ -142,6 +162,7 @@ export const DEFAULT_MAX_AGE_MS: Readonly<Record<StreamKey, number>> = {
 export const TELEMETRY_DUPLICATE_WINDOW_MS = 2 * MINUTE;
 export const PRESENCE_MAX_MSGS_PER_SUBJECT = 100;
 export const DEFAULT_SESSION_TTL_MS = 1 * HOUR;
+export const DEFAULT_DEVICE_LOG_TTL_MS = 30 * DAY;
 
 export const msToNanos = (ms: number): number => Math.round(ms * 1_000_000);
 
@@ -155,6 +176,27 @@ export function kvBucketName(root: string, key: KvBucketKey): string {
   return `${root.toUpperCase()}_${key}`;
 }
 
+/** Bucket names keep the KV style (upper-case root, lower-case name): `fw` → `FW_device_logs`. */
+const OBJECT_STORE_NAMES: Readonly<Record<ObjectStoreKey, string>> = { deviceLogs: 'device_logs' };
+
+/** `fw` → `FW_device_logs`. */
+export function objectStoreBucketName(root: string, key: ObjectStoreKey): string {
+  return `${root.toUpperCase()}_${OBJECT_STORE_NAMES[key]}`;
+}
+
+/**
+ * The stream behind an object store bucket, and the subject of one object's chunks, as the NATS
+ * object store specification (ADR-20) lays them out: readers that stream an object chunk by chunk
+ * (with backpressure, which the client's `get()` lacks) and tests need them.
+ */
+export function objectStoreStreamName(bucket: string): string {
+  return `OBJ_${bucket}`;
+}
+
+export function objectChunkSubject(bucket: string, nuid: string): string {
+  return `$O.${bucket}.C.${nuid}`;
+}
+
 export function jetStreamTopology(options: TopologyOptions = {}): JetStreamTopology {
   const s = subjectsFor({ root: options.root });
   const streams = streamSpecs(s, options);
@@ -163,6 +205,7 @@ export function jetStreamTopology(options: TopologyOptions = {}): JetStreamTopol
     subjects: s,
     streams,
     kv: kvBucketSpecs(s.root, options),
+    objectStores: objectStoreSpecs(s.root, options),
     consumers: { telemetryWriter: telemetryWriterConsumer(streams, s) },
   };
 }
@@ -237,6 +280,19 @@ function kvBucketSpecs(root: string, options: TopologyOptions): Record<KvBucketK
       ttlMs: options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS,
     },
   };
+}
+
+function objectStoreSpecs(root: string, options: TopologyOptions): Record<ObjectStoreKey, ObjectStoreSpec> {
+  const deviceLogs: ObjectStoreSpec = {
+    key: OBJECT_STORE.DEVICE_LOGS,
+    bucket: objectStoreBucketName(root, OBJECT_STORE.DEVICE_LOGS),
+    description: 'Log bundles uploaded by devices; indexed by the device_logs table',
+    ttlMs: options.deviceLogTtlMs ?? DEFAULT_DEVICE_LOG_TTL_MS,
+    storage: options.storage ?? 'file',
+    replicas: options.replicas ?? 1,
+  };
+  if (options.deviceLogMaxBytes !== undefined) deviceLogs.maxBytes = options.deviceLogMaxBytes;
+  return { deviceLogs };
 }
 
 export interface ConsumerInput {
@@ -354,6 +410,26 @@ export function toKvOptions(spec: KvBucketSpec): KvCreateOptions {
     replicas: spec.replicas,
   };
   if (spec.ttlMs !== undefined) options.ttl = spec.ttlMs;
+  return options;
+}
+
+/** Options for `Objm.create(spec.bucket, …)` of @nats-io/obj, where `ttl` is in nanoseconds (unlike KV). */
+export interface ObjectStoreCreateOptions {
+  description: string;
+  ttl: number;
+  storage: Storage;
+  replicas: number;
+  max_bytes?: number;
+}
+
+export function toObjectStoreOptions(spec: ObjectStoreSpec): ObjectStoreCreateOptions {
+  const options: ObjectStoreCreateOptions = {
+    description: spec.description,
+    ttl: msToNanos(spec.ttlMs),
+    storage: spec.storage,
+    replicas: spec.replicas,
+  };
+  if (spec.maxBytes !== undefined) options.max_bytes = spec.maxBytes;
   return options;
 }
 

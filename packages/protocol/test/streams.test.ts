@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   consumerSpec,
   jetStreamTopology,
+  objectChunkSubject,
+  objectStoreStreamName,
   parseDeviceId,
   parseTenantId,
   presenceKey,
@@ -11,6 +13,7 @@ import {
   subjectMatches,
   toConsumerConfig,
   toKvOptions,
+  toObjectStoreOptions,
   toStreamConfig,
   UP_KIND,
 } from '../src/index.ts';
@@ -48,6 +51,7 @@ describe('jetStreamTopology', () => {
     expect(other.streams.TELEMETRY.subjects).toEqual(['t1a2.*.up.*.telemetry']);
     expect(other.kv.presence.bucket).toBe('T1A2_presence');
     expect(other.kv.sessions.bucket).toBe('T1A2_sessions');
+    expect(other.objectStores.deviceLogs.bucket).toBe('T1A2_device_logs');
   });
 
   it('routes every published subject to exactly one stream', () => {
@@ -172,6 +176,40 @@ describe('jetStreamTopology', () => {
     expect(topology.kv.presence).toMatchObject({ bucket: 'FW_presence', history: 1 });
     expect(topology.kv.presence.ttlMs).toBeUndefined();
     expect(toKvOptions(topology.kv.sessions)).toMatchObject({ ttl: 3_600_000, history: 1 });
+  });
+
+  it('declares the device log object store: 30 days, no size limit, in the KV naming style', () => {
+    const spec = topology.objectStores.deviceLogs;
+    expect(spec).toMatchObject({ key: 'deviceLogs', bucket: 'FW_device_logs', ttlMs: 30 * DAY_MS });
+    expect(spec.maxBytes).toBeUndefined();
+    expect(toObjectStoreOptions(spec)).toEqual({
+      description: expect.any(String),
+      ttl: 30 * DAY_MS * NS_PER_MS,
+      storage: 'file',
+      replicas: 1,
+    });
+  });
+
+  it('takes device log overrides, with the TTL in nanoseconds for the object store client', () => {
+    const custom = jetStreamTopology({
+      root: 'x9',
+      deviceLogTtlMs: DAY_MS,
+      deviceLogMaxBytes: 1 << 30,
+      storage: 'memory',
+      replicas: 3,
+    });
+    expect(toObjectStoreOptions(custom.objectStores.deviceLogs)).toEqual({
+      description: expect.any(String),
+      ttl: DAY_MS * NS_PER_MS,
+      storage: 'memory',
+      replicas: 3,
+      max_bytes: 1 << 30,
+    });
+  });
+
+  it('names the backing stream and chunk subjects of an object store as the NATS client does', () => {
+    expect(objectStoreStreamName('FW_device_logs')).toBe('OBJ_FW_device_logs');
+    expect(objectChunkSubject('FW_device_logs', 'abc')).toBe('$O.FW_device_logs.C.abc');
   });
 });
 

@@ -9,6 +9,7 @@ export type {
   KvDefinition,
   NatsFeatures,
   NatsHandle,
+  ObjectStoreDefinition,
   Provisioning,
   StreamDefinition,
 } from './nats.ts';

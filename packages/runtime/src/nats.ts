@@ -1,3 +1,4 @@
+import { objectStoreStreamName } from '@fleetwire/protocol';
 import {
   type ConsumerConfig,
   type JetStreamClient,
@@ -8,6 +9,7 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { Kvm, type KvOptions } from '@nats-io/kv';
+import { type ObjectStoreOptions, Objm } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from './logger.ts';
 
@@ -22,11 +24,17 @@ export interface KvDefinition {
   bucket: string;
   options: Partial<KvOptions>;
 }
+export interface ObjectStoreDefinition {
+  bucket: string;
+  /** `ttl` in nanoseconds, as @nats-io/obj takes it. */
+  options: Partial<ObjectStoreOptions>;
+}
 /** Everything a service asks to exist in JetStream before it starts. */
 export interface Provisioning {
   streams?: readonly StreamDefinition[];
   consumers?: readonly ConsumerDefinition[];
   kv?: readonly KvDefinition[];
+  objectStores?: readonly ObjectStoreDefinition[];
 }
 
 /**
@@ -99,7 +107,7 @@ function watchStatus(nc: NatsConnection, log: Logger): void {
   })().catch(() => {});
 }
 
-/** Creates or updates every stream, consumer and bucket; safe to run from many instances at once. */
+/** Creates or updates every stream, consumer, bucket and object store; safe to run from many instances at once. */
 export async function provision(h: NatsHandle, what: Provisioning, log: Logger): Promise<void> {
   for (const stream of what.streams ?? []) await ensureStream(h.jsm, stream, log);
   for (const consumer of what.consumers ?? []) await ensureConsumer(h.jsm, consumer, log);
@@ -112,6 +120,41 @@ export async function provision(h: NatsHandle, what: Provisioning, log: Logger):
     }
     await kvm.create(bucket, options);
   }
+  for (const store of what.objectStores ?? []) await ensureObjectStore(h, store, log);
+}
+
+/**
+ * `Objm.create` adds the bucket's stream when it is missing (concurrent adds of the same config
+ * succeed) but leaves an existing one as it is, so a changed TTL, size limit or description is
+ * applied here, as `ensureStream` does for streams.
+ */
+async function ensureObjectStore(h: NatsHandle, def: ObjectStoreDefinition, log: Logger): Promise<void> {
+  const stream = objectStoreStreamName(def.bucket);
+  const existing = await h.jsm.streams.info(stream).catch((err: unknown) => {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  });
+  // create() deletes keys from the options it is given: hand it a copy.
+  await new Objm(h.js).create(def.bucket, { ...def.options });
+  if (!existing) {
+    log.info({ bucket: def.bucket }, 'object store created');
+    return;
+  }
+  const wanted = {
+    max_age: def.options.ttl ?? 0,
+    max_bytes: def.options.max_bytes ?? -1,
+    description: def.options.description ?? existing.config.description,
+  };
+  const current = existing.config;
+  if (
+    current.max_age === wanted.max_age &&
+    current.max_bytes === wanted.max_bytes &&
+    current.description === wanted.description
+  ) {
+    return;
+  }
+  await h.jsm.streams.update(stream, { ...current, ...wanted });
+  log.info({ bucket: def.bucket }, 'object store updated');
 }
 
 async function ensureStream(jsm: JetStreamManager, def: StreamDefinition, log: Logger): Promise<void> {
