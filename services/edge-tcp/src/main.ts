@@ -1,8 +1,14 @@
-import { DEFAULT_TENANT, jetStreamTopology, parseEdgeId, parseTenantId } from '@fleetwire/protocol';
+import { PresenceRecorder } from '@fleetwire/edge-kit';
+import {
+  DEFAULT_TENANT,
+  jetStreamTopology,
+  parseEdgeId,
+  parseTenantId,
+  TRANSPORT,
+} from '@fleetwire/protocol';
 import { JetStreamPublisher, provisioningFor, runService, type ServiceDefinition } from '@fleetwire/runtime';
 import { migrations } from '@fleetwire/schema';
 import { Kvm } from '@nats-io/kv';
-import { PresenceRecorder } from './adapters/presence.ts';
 import { TrackerRegistry } from './adapters/registry.ts';
 import { edgeTcpConfig } from './config.ts';
 import { edgeTcpMetrics } from './metrics.ts';
@@ -35,7 +41,14 @@ export const edgeTcp: ServiceDefinition<typeof edgeTcpConfig, { port: number; st
       nc: nats.nc,
       publisher,
       registry: new TrackerRegistry(ctx.sql!, { autoRegister: config.autoRegister }),
-      presence: new PresenceRecorder({ kv, publisher, subjects: topology.subjects, edgeId, log }),
+      presence: new PresenceRecorder({
+        kv,
+        publisher,
+        subjects: topology.subjects,
+        edgeId,
+        transport: TRANSPORT.TCP,
+        log,
+      }),
       metrics: edgeTcpMetrics(ctx.metrics),
       log,
       config,

@@ -1,5 +1,12 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Socket } from 'node:net';
+import {
+  closeOrderOf,
+  mustClose,
+  type PresenceRecorder,
+  TAKEOVER_REASON,
+  takeOver,
+} from '@fleetwire/edge-kit';
 import {
   CommandAckBody,
   type CommandId,
@@ -48,10 +55,7 @@ export interface ConnectionDeps {
   nc: NatsConnection;
   publisher: JetStreamPublisher;
   registry: { mayLogin(tenant: string, imei: string): Promise<boolean> };
-  presence: {
-    online(tenant: TenantId, deviceId: DeviceId): Promise<number>;
-    offline(tenant: TenantId, deviceId: DeviceId, epoch: number, reason: string): Promise<boolean>;
-  };
+  presence: PresenceRecorder;
   metrics: EdgeTcpMetrics;
   log: Logger;
   config: { maxFrameBytes: number; idleTimeoutMs: number; loginTimeoutMs: number; commandTimeoutMs: number };
@@ -177,7 +181,7 @@ export class TrackerConnection {
         return;
       }
       await this.#goOnline(imei as DeviceId);
-      if (this.#closed) return;
+      if (this.#closed || this.#socket.destroyed) return;
       this.#socket.write(encodeLoginReply(true));
       this.#deps.metrics.logins.inc({ result: 'accepted' });
       this.#log.info({ epoch: this.#epoch }, 'tracker online');
@@ -197,20 +201,21 @@ export class TrackerConnection {
   }
 
   async #goOnline(deviceId: DeviceId): Promise<void> {
-    const { tenant, subjects, nc, presence } = this.#deps;
+    const { tenant } = this.#deps;
     this.#deviceId = deviceId;
     this.#log = this.#log.child({ deviceId });
-    this.#epoch = await presence.online(tenant, deviceId);
-    // Tell whichever edge holds an older connection of this device to drop it, then take the subject.
-    const down = subjects.down(tenant, deviceId);
-    nc.publish(
-      down,
-      encodeProtoMsg({
-        hdr: { proto: PROTO.CONTROL, typ: MSG_TYPE.CONTROL.CLOSE, props: { epoch: this.#epoch } },
-      }),
+    const { epoch, downlink, current } = await takeOver(this.#deps, tenant, deviceId, (_err, msg) =>
+      this.#onDownlink(msg),
     );
-    await nc.flush();
-    this.#downlink = nc.subscribe(down, { callback: (_err, msg) => this.#onDownlink(msg) });
+    if (this.#closed) {
+      // The tracker left while we were taking over: undo what #onClose could not see yet.
+      downlink.unsubscribe();
+      await this.#deps.presence.offline(tenant, deviceId, epoch, this.#closeReason);
+      return;
+    }
+    this.#epoch = epoch;
+    this.#downlink = downlink;
+    if (!current) this.close(TAKEOVER_REASON);
   }
 
   #onDataFrame(bytes: Uint8Array): void {
@@ -260,7 +265,7 @@ export class TrackerConnection {
       return;
     }
     // A retransmission of the same bytes gets the same id, so the stream drops it inside its window.
-    const msgId = `${tenant}:${deviceId}:${createHash('sha1').update(frame).digest('base64url')}`;
+    const msgId = `${tenant}:${deviceId}:${hash('sha1', frame, 'base64url')}`;
     const durable = publisher.publish(subjects.up(tenant, deviceId, 'telemetry'), bytes, { msgId });
     this.#ackChain = this.#ackChain.then(() =>
       durable.then(
@@ -329,9 +334,10 @@ export class TrackerConnection {
       this.#respondError(msg, DOWNLINK_ERROR.BAD_REQUEST, (err as Error).message);
       return;
     }
-    if (request.hdr.proto === PROTO.CONTROL && request.hdr.typ === MSG_TYPE.CONTROL.CLOSE) {
-      const epoch = Number(request.hdr.props?.epoch);
-      if (this.#epoch !== undefined && epoch > this.#epoch) this.close('replaced by a newer connection');
+    const order = closeOrderOf(request);
+    if (order) {
+      if (this.#epoch !== undefined && mustClose(order, this.#epoch))
+        this.close(order.reason ?? TAKEOVER_REASON);
       return;
     }
     if (request.hdr.proto !== PROTO.COMMAND || request.hdr.typ !== MSG_TYPE.COMMAND.REQUEST) {

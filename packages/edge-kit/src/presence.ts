@@ -5,46 +5,52 @@ import {
   MSG_TYPE,
   PRESENCE_STATE,
   PROTO,
+  type PresenceState,
   presenceKey,
   type Subjects,
   type TenantId,
-  TRANSPORT,
+  type Transport,
 } from '@fleetwire/protocol';
 import type { JetStreamPublisher, Logger } from '@fleetwire/runtime';
 import type { KV } from '@nats-io/kv';
 
+export interface PresenceRecorderDeps {
+  kv: KV;
+  publisher: JetStreamPublisher;
+  subjects: Subjects;
+  edgeId: EdgeId;
+  /** Which kind of edge records it (TRANSPORT.TCP, TRANSPORT.WS): shown in the device's presence. */
+  transport: Transport;
+  log: Logger;
+}
+
 /**
- * Connection epochs shared by every edge. A login writes the device's key in the presence bucket and
- * the key's revision becomes the connection's epoch; a logout only counts if the key still holds that
- * revision (compare-and-set), so a late "offline" from an old connection never overrides a newer one.
+ * Connection epochs shared by every edge. A connection going online writes the device's key in the
+ * presence bucket and the key's revision becomes the connection's epoch; going offline only counts
+ * if the key still holds that revision (compare-and-set), so a late "offline" from an old connection
+ * never overrides a newer one, whichever edge or transport either connection is on.
  */
 export class PresenceRecorder {
   readonly #kv: KV;
   readonly #publisher: JetStreamPublisher;
   readonly #subjects: Subjects;
   readonly #edgeId: EdgeId;
+  readonly #transport: Transport;
   readonly #log: Logger;
 
-  constructor(deps: {
-    kv: KV;
-    publisher: JetStreamPublisher;
-    subjects: Subjects;
-    edgeId: EdgeId;
-    log: Logger;
-  }) {
+  constructor(deps: PresenceRecorderDeps) {
     this.#kv = deps.kv;
     this.#publisher = deps.publisher;
     this.#subjects = deps.subjects;
     this.#edgeId = deps.edgeId;
+    this.#transport = deps.transport;
     this.#log = deps.log;
   }
 
+  /** Records the device online and returns the new connection's epoch. */
   async online(tenant: TenantId, deviceId: DeviceId): Promise<number> {
     const at = Date.now();
-    const epoch = await this.#kv.put(
-      presenceKey(tenant, deviceId),
-      JSON.stringify({ state: 'online', edgeId: this.#edgeId, transport: TRANSPORT.TCP, at }),
-    );
+    const epoch = await this.#kv.put(presenceKey(tenant, deviceId), this.#entry(PRESENCE_STATE.ONLINE, at));
     await this.#publish(tenant, deviceId, PRESENCE_STATE.ONLINE, epoch, at);
     return epoch;
   }
@@ -55,7 +61,7 @@ export class PresenceRecorder {
     try {
       await this.#kv.update(
         presenceKey(tenant, deviceId),
-        JSON.stringify({ state: 'offline', edgeId: this.#edgeId, transport: TRANSPORT.TCP, at, reason }),
+        this.#entry(PRESENCE_STATE.OFFLINE, at, reason),
         epoch,
       );
     } catch (err) {
@@ -69,15 +75,34 @@ export class PresenceRecorder {
     return true;
   }
 
+  /** True while `epoch` is still the device's latest connection. */
+  async isCurrent(tenant: TenantId, deviceId: DeviceId, epoch: number): Promise<boolean> {
+    const entry = await this.#kv.get(presenceKey(tenant, deviceId));
+    return entry?.revision === epoch;
+  }
+
+  #entry(state: PresenceState, at: number, reason?: string): string {
+    const entry = { state, edgeId: this.#edgeId, transport: this.#transport, at };
+    return JSON.stringify(reason === undefined ? entry : { ...entry, reason });
+  }
+
   async #publish(
     tenant: TenantId,
     deviceId: DeviceId,
-    state: 'online' | 'offline',
+    state: PresenceState,
     epoch: number,
     at: number,
     reason?: string,
   ): Promise<void> {
-    const payload = { tenant, deviceId, state, epoch, edgeId: this.#edgeId, transport: TRANSPORT.TCP, at };
+    const payload = {
+      tenant,
+      deviceId,
+      state,
+      epoch,
+      edgeId: this.#edgeId,
+      transport: this.#transport,
+      at,
+    };
     const bytes = encodeBusMessage(
       PROTO.STATUS,
       MSG_TYPE.STATUS.PRESENCE,

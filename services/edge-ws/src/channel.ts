@@ -1,0 +1,550 @@
+import {
+  type CloseOrder,
+  closeOrderOf,
+  isRevocation,
+  mustClose,
+  type PresenceRecorder,
+  TAKEOVER_REASON,
+  takeOver,
+} from '@fleetwire/edge-kit';
+import {
+  CommandAckBody,
+  CommandRequestBody,
+  ControlAcceptBody,
+  ControlCloseBody,
+  ControlErrorBody,
+  ControlOpenBody,
+  decodePayload,
+  decodeProtoMsg,
+  encodePayload,
+  encodeProtoMsg,
+  isProtocolError,
+  MSG_TYPE,
+  PROTO,
+  type ProtoMsg,
+  type Subjects,
+} from '@fleetwire/protocol';
+import type { JetStreamPublisher, Logger } from '@fleetwire/runtime';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { type RawData, WebSocket } from 'ws';
+import { type RateLimit, TokenBucket, ViolationWindow } from './domain/limits.ts';
+import type { DeviceSession } from './domain/sessions.ts';
+import { routeUplink, type Uplink } from './domain/uplink.ts';
+import type { EdgeWsMetrics } from './metrics.ts';
+
+/** What every channel of one edge shares (one object, so a channel costs only its own fields). */
+export interface ChannelContext {
+  nc: NatsConnection;
+  subjects: Subjects;
+  publisher: JetStreamPublisher;
+  presence: PresenceRecorder;
+  metrics: EdgeWsMetrics;
+  log: Logger;
+  maxFrameBytes: number;
+  rate: RateLimit;
+  handshakeTimeoutMs: number;
+  /** A command is refused (503) while more than this many bytes wait to be written to the device. */
+  maxBufferedBytes: number;
+  /** The socket is gone: the edge forgets the channel. */
+  released(channel: DeviceChannel): void;
+  /** Presence updates still in flight, so that a drain can wait for them. */
+  track(work: Promise<unknown>): void;
+}
+
+/** The ws library builds our sockets (WebSocketServer option `WebSocket`), so a socket can name its channel. */
+export class DeviceSocket extends WebSocket {
+  channel: DeviceChannel | undefined = undefined;
+}
+
+/** Why connections end: the metric label, the text for presence and control/close, the close code. */
+export const CLOSE = {
+  DEVICE: { label: 'device', text: 'closed by device', code: 1000 },
+  LOST: { label: 'lost', text: 'connection lost', code: 1006 },
+  TAKEOVER: { label: 'takeover', text: TAKEOVER_REASON, code: 4001 },
+  REVOKED: { label: 'revoked', text: 'session revoked', code: 1000 },
+  HEARTBEAT: { label: 'heartbeat', text: 'heartbeat timeout', code: 1001 },
+  HANDSHAKE: { label: 'handshake', text: 'no control/open in time', code: 1008 },
+  VERSION: { label: 'version', text: 'handshake rejected: require version 1', code: 1002 },
+  LIMITS: { label: 'limits', text: 'too many limit violations', code: 4008 },
+  SHUTDOWN: { label: 'shutdown', text: 'edge shutting down', code: 1001 },
+  FAILED: { label: 'error', text: 'the edge could not bring the device online', code: 1011 },
+} as const;
+export type CloseReason = (typeof CLOSE)[keyof typeof CLOSE];
+
+const STATE = { OPENING: 0, ACCEPTING: 1, OPEN: 2, CLOSED: 3 } as const;
+type State = (typeof STATE)[keyof typeof STATE];
+
+/** fleetwire protos a device may use, announced in control/accept. */
+const PROTOCOLS = [PROTO.TELEMETRY, PROTO.EVENT, PROTO.STATUS, PROTO.COMMAND, PROTO.LOG];
+const PONG = encodeProtoMsg({ hdr: { proto: PROTO.CONTROL, typ: MSG_TYPE.CONTROL.PONG } });
+const PROTO_LABEL: Readonly<Record<number, string>> = {
+  [PROTO.CONTROL]: 'control',
+  [PROTO.TELEMETRY]: 'telemetry',
+  [PROTO.EVENT]: 'event',
+  [PROTO.STATUS]: 'status',
+  [PROTO.COMMAND]: 'command',
+  [PROTO.LOG]: 'log',
+};
+/** Close-frame reasons are limited to 123 bytes. */
+const MAX_CLOSE_REASON = 123;
+const DOWNLINK_MAX_BYTES = 1024 * 1024;
+
+export const DOWNLINK_ERROR = { BAD_REQUEST: 400, UNSUPPORTED: 422, UNAVAILABLE: 503 } as const;
+
+/**
+ * One device connection. It holds only what is its own (socket, ids, epoch, two clocks, two tiny
+ * limiters, one NATS subscription); timers are the edge's sweep and logging goes through the
+ * shared logger with `deviceId` fields, so thousands of idle channels stay cheap.
+ */
+export class DeviceChannel {
+  readonly #ws: DeviceSocket;
+  readonly #ctx: ChannelContext;
+  readonly #session: DeviceSession;
+  readonly #connectedAt: number;
+  #lastSeenAt: number;
+  #state: State = STATE.OPENING;
+  #epoch = 0;
+  #downlink: Subscription | undefined;
+  readonly #bucket: TokenBucket;
+  readonly #violations = new ViolationWindow();
+  /** Frames that arrived with control/open, before the device was online (rare, short-lived). */
+  #early: Buffer[] | undefined;
+  /** The newest close order that arrived while our own epoch was not known yet. */
+  #pendingOrder: CloseOrder | undefined;
+
+  constructor(ws: DeviceSocket, session: DeviceSession, ctx: ChannelContext, now = Date.now()) {
+    this.#ws = ws;
+    this.#ctx = ctx;
+    this.#session = session;
+    this.#connectedAt = now;
+    this.#lastSeenAt = now;
+    this.#bucket = new TokenBucket(ctx.rate, now);
+    ws.channel = this;
+    ws.on('message', onSocketMessage);
+    ws.on('ping', onSocketPing);
+    ws.on('close', onSocketClose);
+    ws.on('error', onSocketError);
+  }
+
+  get deviceId(): string {
+    return this.#session.deviceId;
+  }
+
+  /** Called by the edge's sweep: enforces the handshake timeout and the read deadline. */
+  checkDeadlines(now: number): void {
+    if (this.#state === STATE.OPENING && now - this.#connectedAt > this.#ctx.handshakeTimeoutMs) {
+      this.close(CLOSE.HANDSHAKE);
+    } else if (this.#state === STATE.OPEN && now - this.#lastSeenAt > 3 * this.#session.heartbeatMs) {
+      // Three heartbeats of silence: the device is gone (or cannot reach us); no close handshake.
+      this.terminate(CLOSE.HEARTBEAT);
+    }
+  }
+
+  /** Any inbound frame, WebSocket pings included, proves the device is alive. */
+  touch(now = Date.now()): void {
+    this.#lastSeenAt = now;
+  }
+
+  receive(data: Buffer, isBinary: boolean): void {
+    const now = Date.now();
+    this.#lastSeenAt = now;
+    if (this.#state === STATE.CLOSED) return;
+    if (this.#state === STATE.ACCEPTING && isBinary) {
+      this.#early ??= [];
+      this.#early.push(data);
+      return;
+    }
+    if (!isBinary) {
+      this.#sendError(400, 'text frames are not accepted: send binary ProtoMsg frames');
+      return;
+    }
+    if (data.length > this.#ctx.maxFrameBytes) {
+      this.#violation(413, `frame of ${data.length} bytes exceeds ${this.#ctx.maxFrameBytes}`, now);
+      return;
+    }
+    if (!this.#bucket.take(this.#ctx.rate, now)) {
+      this.#violation(429, `over the rate limit of ${this.#ctx.rate.ratePerSec} messages per second`, now);
+      return;
+    }
+    let msg: ProtoMsg;
+    try {
+      msg = decodeProtoMsg(data, { maxFrameBytes: this.#ctx.maxFrameBytes });
+    } catch (err) {
+      this.#ctx.metrics.frames.inc({ proto: 'invalid' });
+      this.#sendError(400, isProtocolError(err) ? err.message : 'undecodable frame');
+      return;
+    }
+    this.#ctx.metrics.frames.inc({ proto: PROTO_LABEL[msg.hdr.proto] ?? 'other' });
+    if (msg.hdr.proto === PROTO.CONTROL) this.#onControl(msg);
+    else if (this.#state === STATE.OPEN) this.#onUplink(msg, now);
+    else this.#sendError(400, 'send control/open first', msg);
+  }
+
+  /** Ends the connection from our side: tell the device why, then the WebSocket close handshake. */
+  close(reason: CloseReason, text: string = reason.text): void {
+    if (this.#state === STATE.CLOSED) return;
+    this.#sendControlClose(text);
+    this.#closeSocket(reason, text);
+  }
+
+  #closeSocket(reason: CloseReason, text: string = reason.text): void {
+    // A paused socket would not read the device's close frame, and the close would wait for its timeout.
+    if (this.#ws.isPaused) this.#ws.resume();
+    this.#ws.close(reason.code, truncate(text));
+    this.#finish(reason, text);
+  }
+
+  /** Ends the connection without a close handshake (the peer is not answering anyway). */
+  terminate(reason: CloseReason): void {
+    this.#finish(reason, reason.text);
+    this.#ws.terminate();
+  }
+
+  /** The socket closed (either side): the last thing that happens to a channel. */
+  socketClosed(code: number): void {
+    // 1006: the connection ended without a close frame.
+    this.#finish(code === 1006 ? CLOSE.LOST : CLOSE.DEVICE);
+    this.#ws.channel = undefined;
+    this.#ctx.released(this);
+  }
+
+  socketFailed(err: Error): void {
+    this.#ctx.log.debug({ deviceId: this.deviceId, err: err.message }, 'socket error');
+  }
+
+  #onControl(msg: ProtoMsg): void {
+    switch (msg.hdr.typ) {
+      case MSG_TYPE.CONTROL.PING:
+        this.#send(PONG);
+        return;
+      case MSG_TYPE.CONTROL.PONG:
+        return;
+      case MSG_TYPE.CONTROL.OPEN:
+        this.#onOpen(msg);
+        return;
+      case MSG_TYPE.CONTROL.CLOSE:
+        this.#onDeviceClose(msg);
+        return;
+      case MSG_TYPE.CONTROL.ERROR:
+        this.#onDeviceError(msg);
+        return;
+      default:
+        this.#sendError(400, `unknown control message ${JSON.stringify(msg.hdr.typ ?? '')}`, msg);
+    }
+  }
+
+  #onOpen(msg: ProtoMsg): void {
+    if (this.#state !== STATE.OPENING) {
+      this.#sendError(400, 'the channel is already open', msg);
+      return;
+    }
+    let versions: number[];
+    try {
+      versions = decodePayload(msg.body, ControlOpenBody).versions;
+    } catch (err) {
+      this.#sendError(400, (err as Error).message, msg);
+      return;
+    }
+    if (!versions.includes(1)) {
+      this.#sendError(426, CLOSE.VERSION.text, msg, true);
+      this.#closeSocket(CLOSE.VERSION);
+      return;
+    }
+    this.#state = STATE.ACCEPTING;
+    // Frames sent before our accept wait in the socket until the device is online.
+    this.#ws.pause();
+    void this.#goOnline();
+  }
+
+  async #goOnline(): Promise<void> {
+    const { tenant, deviceId, heartbeatMs } = this.#session;
+    const { log } = this.#ctx;
+    let taken: Awaited<ReturnType<typeof takeOver>>;
+    try {
+      taken = await takeOver(this.#ctx, tenant, deviceId, (_err, msg) => this.#onDownlink(msg));
+    } catch (err) {
+      log.error({ deviceId, err }, 'device could not go online');
+      this.close(CLOSE.FAILED);
+      return;
+    }
+    if (this.#state === STATE.CLOSED) {
+      // The device left while we were taking over: undo what #finish could not see yet.
+      taken.downlink.unsubscribe();
+      this.#recordOffline(taken.epoch, 'connection lost');
+      return;
+    }
+    this.#epoch = taken.epoch;
+    this.#downlink = taken.downlink;
+    this.#state = STATE.OPEN;
+    const pending = this.#pendingOrder;
+    this.#pendingOrder = undefined;
+    if (!taken.current) {
+      this.close(CLOSE.TAKEOVER);
+      return;
+    }
+    if (pending && mustClose(pending, taken.epoch)) {
+      this.#onCloseOrder(pending);
+      return;
+    }
+    this.#send(
+      encodeProtoMsg({
+        hdr: {
+          proto: PROTO.CONTROL,
+          typ: MSG_TYPE.CONTROL.ACCEPT,
+          props: { heartbeatMs, deviceId, epoch: taken.epoch, maxFrameBytes: this.#ctx.maxFrameBytes },
+        },
+        body: encodePayload(ControlAcceptBody, { version: 1, protocols: PROTOCOLS }),
+      }),
+    );
+    log.info({ deviceId, tenant, epoch: taken.epoch }, 'device online');
+    const early = this.#early ?? [];
+    this.#early = undefined;
+    for (const frame of early) this.receive(frame, true);
+    this.#ws.resume();
+  }
+
+  #onDeviceClose(msg: ProtoMsg): void {
+    let reason: string | undefined;
+    try {
+      reason = decodePayload(msg.body, ControlCloseBody).reason;
+    } catch {
+      reason = undefined;
+    }
+    this.#ctx.log.info({ deviceId: this.deviceId, reason }, 'device closed the channel');
+    this.#closeSocket(CLOSE.DEVICE);
+  }
+
+  #onDeviceError(msg: ProtoMsg): void {
+    let body: ControlErrorBody | undefined;
+    try {
+      body = decodePayload(msg.body, ControlErrorBody);
+    } catch {
+      body = undefined;
+    }
+    this.#ctx.log.warn(
+      { deviceId: this.deviceId, code: body?.code, err: body?.err },
+      'device reported an error',
+    );
+    if (body?.close) this.#closeSocket(CLOSE.DEVICE);
+  }
+
+  #onUplink(msg: ProtoMsg, receivedAt: number): void {
+    const { tenant, deviceId } = this.#session;
+    const uplink = routeUplink(msg, { tenant, deviceId, receivedAt });
+    switch (uplink.kind) {
+      case 'refused':
+        this.#sendError(400, uplink.err, msg);
+        return;
+      case 'liveness':
+        if (uplink.msgid !== undefined) this.#sendAck(uplink.msgid);
+        return;
+      case 'publish':
+        this.#publish(uplink, msg);
+    }
+  }
+
+  #publish(uplink: Extract<Uplink, { kind: 'publish' }>, msg: ProtoMsg): void {
+    const { tenant, deviceId } = this.#session;
+    const { publisher, subjects, log } = this.#ctx;
+    const { msgid, commandId } = uplink;
+    const subject = subjects.up(tenant, deviceId, uplink.upKind);
+    // A resend of the same msgid (e.g. after a reconnect) is dropped by the stream's duplicate window.
+    const durable = publisher.publish(
+      subject,
+      uplink.bytes,
+      msgid === undefined ? {} : { msgId: `${tenant}:${deviceId}:${msgid}` },
+    );
+    durable.then(
+      () => {
+        if (commandId !== undefined)
+          log.info({ deviceId, commandId, typ: msg.hdr.typ }, 'command reply published');
+        if (msgid !== undefined) this.#sendAck(msgid);
+      },
+      (err: Error) => {
+        log.warn({ deviceId, commandId, kind: uplink.upKind, err: err.message }, 'uplink not durable');
+        if (msgid !== undefined) this.#sendError(503, 'not durable, retry', msg);
+      },
+    );
+  }
+
+  #onDownlink(natsMsg: Msg): void {
+    let request: ProtoMsg;
+    try {
+      request = decodeProtoMsg(natsMsg.data, { maxFrameBytes: DOWNLINK_MAX_BYTES });
+    } catch (err) {
+      respondError(natsMsg, DOWNLINK_ERROR.BAD_REQUEST, (err as Error).message);
+      return;
+    }
+    const order = closeOrderOf(request);
+    if (order) {
+      this.#onCloseOrder(order);
+      return;
+    }
+    if (request.hdr.proto !== PROTO.COMMAND || request.hdr.typ !== MSG_TYPE.COMMAND.REQUEST) {
+      respondError(natsMsg, DOWNLINK_ERROR.UNSUPPORTED, 'WebSocket devices accept only COMMAND/request');
+      return;
+    }
+    this.#sendCommand(natsMsg, request);
+  }
+
+  #onCloseOrder(order: CloseOrder): void {
+    if (this.#state === STATE.ACCEPTING) {
+      // Subscribed but our epoch is not known yet: decide once it is (see #goOnline).
+      if (!this.#pendingOrder || order.epoch > this.#pendingOrder.epoch) this.#pendingOrder = order;
+      return;
+    }
+    if (this.#state === STATE.CLOSED || !mustClose(order, this.#epoch)) return;
+    if (isRevocation(order)) this.close(CLOSE.REVOKED, order.reason ?? CLOSE.REVOKED.text);
+    else this.close(CLOSE.TAKEOVER);
+  }
+
+  #sendCommand(natsMsg: Msg, request: ProtoMsg): void {
+    const { metrics, log, maxBufferedBytes } = this.#ctx;
+    let body: CommandRequestBody;
+    try {
+      body = decodePayload(request.body, CommandRequestBody);
+    } catch (err) {
+      metrics.commands.inc({ outcome: 'bad_request' });
+      respondError(natsMsg, DOWNLINK_ERROR.BAD_REQUEST, (err as Error).message);
+      return;
+    }
+    const { commandId } = body;
+    if (this.#state !== STATE.OPEN || this.#ws.readyState !== WebSocket.OPEN) {
+      metrics.commands.inc({ outcome: 'closing' });
+      respondError(natsMsg, DOWNLINK_ERROR.UNAVAILABLE, 'connection closing');
+      return;
+    }
+    if (this.#ws.bufferedAmount > maxBufferedBytes) {
+      metrics.commands.inc({ outcome: 'backlogged' });
+      respondError(natsMsg, DOWNLINK_ERROR.UNAVAILABLE, 'the device is not reading: too much unsent data');
+      return;
+    }
+    this.#send(
+      encodeProtoMsg({
+        hdr: { proto: PROTO.COMMAND, typ: MSG_TYPE.COMMAND.REQUEST },
+        body: encodePayload(CommandRequestBody, body),
+      }),
+    );
+    metrics.commands.inc({ outcome: 'sent' });
+    log.info({ deviceId: this.deviceId, commandId, name: body.name }, 'command sent to device');
+    natsMsg.respond(
+      encodeProtoMsg({
+        hdr: { proto: PROTO.COMMAND, typ: MSG_TYPE.COMMAND.ACK },
+        body: encodePayload(CommandAckBody, { commandId }),
+      }),
+    );
+  }
+
+  #violation(code: 413 | 429, err: string, now: number): void {
+    this.#sendError(code, err);
+    if (this.#violations.record(now)) {
+      this.#ctx.log.warn({ deviceId: this.deviceId, code }, 'closing a connection over its limits');
+      this.close(CLOSE.LIMITS);
+    }
+  }
+
+  #sendAck(msgid: string): void {
+    if (
+      this.#send(
+        encodeProtoMsg({ hdr: { proto: PROTO.CONTROL, typ: MSG_TYPE.CONTROL.ACK, props: { msgid } } }),
+      )
+    ) {
+      this.#ctx.metrics.acks.inc();
+    }
+  }
+
+  /** control/error naming the offending message (proto, typ, msgid) when there is one. */
+  #sendError(code: number, err: string, about?: ProtoMsg, close = false): void {
+    const msgid = about?.hdr.props?.msgid;
+    const body: ControlErrorBody = {
+      err,
+      close,
+      code,
+      ...(about ? { msgproto: about.hdr.proto } : {}),
+      ...(about?.hdr.typ ? { msgtype: about.hdr.typ } : {}),
+      ...(typeof msgid === 'string' ? { msgid: msgid.slice(0, 128) } : {}),
+    };
+    this.#ctx.metrics.errors.inc({ code: String(code) });
+    this.#ctx.log.debug({ deviceId: this.deviceId, code, err }, 'frame refused');
+    this.#send(
+      encodeProtoMsg({
+        hdr: { proto: PROTO.CONTROL, typ: MSG_TYPE.CONTROL.ERROR },
+        body: encodePayload(ControlErrorBody, body),
+      }),
+    );
+  }
+
+  #sendControlClose(reason: string): void {
+    this.#send(
+      encodeProtoMsg({
+        hdr: { proto: PROTO.CONTROL, typ: MSG_TYPE.CONTROL.CLOSE },
+        body: encodePayload(ControlCloseBody, { reason }),
+      }),
+    );
+  }
+
+  #send(frame: Uint8Array): boolean {
+    if (this.#ws.readyState !== WebSocket.OPEN) return false;
+    this.#ws.send(frame);
+    return true;
+  }
+
+  /** Runs once per channel: leave the down subject, record offline, count the close. */
+  #finish(reason: CloseReason, text: string = reason.text): void {
+    if (this.#state === STATE.CLOSED) return;
+    const wasOnline = this.#epoch > 0;
+    this.#state = STATE.CLOSED;
+    this.#downlink?.unsubscribe();
+    this.#downlink = undefined;
+    this.#ctx.metrics.closes.inc({ reason: reason.label });
+    if (!wasOnline) return;
+    this.#ctx.log.info({ deviceId: this.deviceId, epoch: this.#epoch, reason: text }, 'device offline');
+    this.#recordOffline(this.#epoch, text);
+  }
+
+  #recordOffline(epoch: number, reason: string): void {
+    const { tenant, deviceId } = this.#session;
+    // Not tied to the socket's fate: it runs to the end (bounded by the publish timeout) even on shutdown.
+    this.#ctx.track(
+      this.#ctx.presence
+        .offline(tenant, deviceId, epoch, reason)
+        .catch((err: Error) =>
+          this.#ctx.log.warn({ deviceId, epoch, err: err.message }, 'offline not recorded'),
+        ),
+    );
+  }
+}
+
+function respondError(msg: Msg, code: number, err: string): void {
+  if (!msg.reply) return;
+  msg.respond(
+    encodeProtoMsg({
+      hdr: { proto: PROTO.CONTROL, typ: MSG_TYPE.CONTROL.ERROR },
+      body: encodePayload(ControlErrorBody, { err, close: false, code }),
+    }),
+  );
+}
+
+function truncate(text: string): string {
+  let cut = text;
+  while (Buffer.byteLength(cut) > MAX_CLOSE_REASON) cut = cut.slice(0, -1);
+  return cut;
+}
+
+// Socket listeners are shared functions (`this` is the socket), not closures per connection.
+function channelOf(ws: WebSocket): DeviceChannel | undefined {
+  return (ws as DeviceSocket).channel;
+}
+function onSocketMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  // binaryType is 'nodebuffer': a message is one Buffer, fragments already joined.
+  channelOf(this)?.receive(data as Buffer, isBinary);
+}
+function onSocketPing(this: WebSocket): void {
+  channelOf(this)?.touch();
+}
+function onSocketClose(this: WebSocket, code: number): void {
+  channelOf(this)?.socketClosed(code);
+}
+function onSocketError(this: WebSocket, err: Error): void {
+  channelOf(this)?.socketFailed(err);
+}

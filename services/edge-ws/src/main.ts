@@ -1,0 +1,119 @@
+import type { AddressInfo } from 'node:net';
+import { DeviceLogStore, LogTooLargeError } from '@fleetwire/device-logs';
+import { PresenceRecorder } from '@fleetwire/edge-kit';
+import { jetStreamTopology, parseEdgeId, TRANSPORT } from '@fleetwire/protocol';
+import { JetStreamPublisher, provisioningFor, runService, type ServiceDefinition } from '@fleetwire/runtime';
+import { migrations } from '@fleetwire/schema';
+import { Kvm } from '@nats-io/kv';
+import { PgIdentityStore } from './adapters/identity.ts';
+import { edgeWsConfig } from './config.ts';
+import { authenticate } from './domain/sessions.ts';
+import { WsEdge } from './edge.ts';
+import { buildDeviceApp } from './http/app.ts';
+import { edgeWsMetrics } from './metrics.ts';
+
+/** A tenant's heartbeat is at least 1 s (tenants.ws_heartbeat_ms), so the sweep never needs to run faster. */
+const MIN_TENANT_HEARTBEAT_MS = 1_000;
+const SESSION_CLEANUP_EVERY_MS = 60 * 60_000;
+/** Sessions are deleted a day after they expired: until then a device still hears "expired", not "unknown". */
+const EXPIRED_SESSION_GRACE_MS = 24 * 60 * 60_000;
+/** A command is refused (503, retry) while this much is still waiting to be written to its device. */
+const MAX_BUFFERED_BYTES = 1024 * 1024;
+
+export interface EdgeWsInstance {
+  port: number;
+  edge: WsEdge;
+  stop(): Promise<void>;
+}
+
+export const edgeWs: ServiceDefinition<typeof edgeWsConfig, EdgeWsInstance> = {
+  name: 'edge-ws',
+  defaultHttpPort: 9416,
+  config: edgeWsConfig,
+  migrations,
+  provisioning: (cfg) =>
+    provisioningFor(jetStreamTopology({ root: cfg.subjectRoot }), {
+      streams: ['TELEMETRY', 'DEVICE_EVENTS', 'PRESENCE'],
+      kv: ['presence'],
+      objectStores: ['deviceLogs'],
+    }),
+  async start(ctx) {
+    const { config, nats, log } = ctx;
+    const sql = ctx.sql!;
+    const topology = jetStreamTopology({ root: config.subjectRoot });
+    const edgeId = parseEdgeId(
+      config.edgeId ?? config.instanceId.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64),
+    );
+    const metrics = edgeWsMetrics(ctx.metrics);
+    const publisher = new JetStreamPublisher(nats.nc, {
+      timeoutMs: config.publishTimeoutMs,
+      coalesceWrites: true,
+    });
+    const kv = await new Kvm(nats.js).open(topology.kv.presence.bucket);
+    const presence = new PresenceRecorder({
+      kv,
+      publisher,
+      subjects: topology.subjects,
+      edgeId,
+      transport: TRANSPORT.WS,
+      log,
+    });
+    const identity = new PgIdentityStore(sql);
+    const logs = await DeviceLogStore.open({
+      sql,
+      js: nats.js,
+      bucket: topology.objectStores.deviceLogs.bucket,
+      retentionMs: topology.objectStores.deviceLogs.ttlMs,
+      log,
+    });
+    const edge = new WsEdge(
+      {
+        nc: nats.nc,
+        subjects: topology.subjects,
+        publisher,
+        presence,
+        metrics,
+        log,
+        maxFrameBytes: config.maxFrameBytes,
+        rate: { ratePerSec: config.ratePerSec, burst: config.burst },
+        handshakeTimeoutMs: config.handshakeTimeoutMs,
+        maxBufferedBytes: MAX_BUFFERED_BYTES,
+      },
+      { sweepEveryMs: Math.max(25, Math.min(config.heartbeatMs, MIN_TENANT_HEARTBEAT_MS) / 2) },
+    );
+    const app = await buildDeviceApp({
+      edge,
+      identity,
+      authenticate: (headers) => authenticate(identity, headers, config.heartbeatMs),
+      logs,
+      isLogTooLarge: (err) => err instanceof LogTooLargeError,
+      metrics,
+      log,
+      config,
+    });
+    await app.listen({ port: config.wsPort, host: config.wsHost });
+    const port = (app.server.address() as AddressInfo).port;
+
+    const cleanup = setInterval(() => {
+      identity.removeExpiredSessions(EXPIRED_SESSION_GRACE_MS).then(
+        (removed) => removed > 0 && log.info({ removed }, 'expired device sessions removed'),
+        (err: Error) => log.warn({ err: err.message }, 'expired session cleanup failed'),
+      );
+    }, SESSION_CLEANUP_EVERY_MS);
+    cleanup.unref();
+
+    log.info({ port, edgeId }, 'accepting WebSocket devices');
+    return {
+      port,
+      edge,
+      async stop() {
+        clearInterval(cleanup);
+        await edge.drain(config.drainSpreadMs);
+        await app.close();
+        await publisher.close();
+      },
+    };
+  },
+};
+
+if (import.meta.main) await runService(edgeWs);
