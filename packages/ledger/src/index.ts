@@ -1,5 +1,8 @@
 export type { CommandRow, CommandView, TransitionView } from './command-view.ts';
 export { stateChangeMsgId, toStateChange, toView } from './command-view.ts';
+export type { CreateResult } from './create-batch.ts';
+export type { CreateBatchOptions } from './create-batcher.ts';
+export { CREATE_BATCH_DEFAULTS } from './create-batcher.ts';
 export type { CreateCommandInput, NormalisedCreate } from './create-input.ts';
 export { COMMAND_DEFAULTS, normaliseCreate } from './create-input.ts';
 export type { PageKey } from './cursor.ts';
@@ -21,3 +24,4 @@ export { canonicalJson, requestHash } from './request-hash.ts';
 export type { MatchCandidate, MatchOptions } from './response-matching.ts';
 export { expectedResponse, matchResponse, normaliseCommandText, responseFits } from './response-matching.ts';
 export { ALLOWED_FROM, isOpen, isTerminal, OPEN_STATES, TERMINAL_STATES } from './states.ts';
+export type { DeviceRef, TransitionRequest } from './transition-sql.ts';

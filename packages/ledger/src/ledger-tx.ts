@@ -1,7 +1,15 @@
 import type { CommandDispatch, CommandState, DeviceId, TenantId } from '@fleetwire/protocol';
-import type { TransactionSql } from 'postgres';
 import { type CommandRow, type CommandView, toView } from './command-view.ts';
-import { ALLOWED_FROM, isTerminal, OPEN_STATES } from './states.ts';
+import { isTerminal } from './states.ts';
+import {
+  applyTransitions,
+  type DeviceRef,
+  expireDueRows,
+  lockHeadRows,
+  type Queryable,
+  type TransitionedRow,
+  type TransitionRequest,
+} from './transition-sql.ts';
 
 export type DispatchReason = CommandDispatch['reason'];
 
@@ -40,104 +48,72 @@ export interface PendingDispatch {
 }
 
 /**
- * One transaction on the ledger. Changes are guarded updates; their events are collected here and
- * published by the ledger only after the transaction committed, so nothing is announced that did
- * not happen. The transition rows written here are the outbox: they stay unpublished until the
- * ledger (or the relay, after a crash) got their events onto JetStream.
+ * One unit of work on the ledger: a transaction (`CommandLedger.unitOfWork`) or a single
+ * autocommit statement. Changes are guarded updates; their events are collected here and published
+ * by the ledger only after the commit, so nothing is announced that did not happen. The transition
+ * rows written here are the outbox: they stay unpublished until the ledger (or the relay, after a
+ * crash) got their events onto JetStream.
  */
 export class LedgerTx {
-  readonly #tx: TransactionSql;
+  readonly #sql: Queryable;
   readonly changes: CommandView[] = [];
   readonly dispatches: PendingDispatch[] = [];
-  /** The transition rows written in this transaction, to be marked published after their events. */
+  /** The transition rows written in this unit, to be marked published after their events. */
   readonly recorded: TransitionKey[] = [];
 
-  constructor(tx: TransactionSql) {
-    this.#tx = tx;
+  constructor(sql: Queryable) {
+    this.#sql = sql;
   }
 
-  get sql(): TransactionSql {
-    return this.#tx;
+  get sql(): Queryable {
+    return this.#sql;
   }
 
   /**
    * Moves a command to `change.to` if its current state allows it (and the attempt guard holds);
    * returns the new view, or undefined when the guard did not match (someone else got there first).
+   * One statement: guarded update, transition row and, for a terminal state, whether the device has
+   * other open commands.
    */
   async transition(tenant: TenantId, id: string, change: TransitionChange): Promise<CommandView | undefined> {
-    const tx = this.#tx;
-    const allowed = ALLOWED_FROM[change.to];
-    const terminal = isTerminal(change.to);
-    const [row] = await tx<CommandRow[]>`
-      update commands set
-        state = ${change.to},
-        attempts = coalesce(${change.attempts ?? null}::int, attempts),
-        sent_at = case when ${change.to === 'sent'} then now() else sent_at end,
-        finished_at = case when ${terminal} then now() else finished_at end,
-        response = coalesce(${change.response ?? null}::text, response),
-        error = coalesce(${change.error ?? null}::text, error),
-        updated_at = now()
-      where tenant_id = ${tenant} and id = ${id}
-        and state in ${tx(allowed as CommandState[])}
-        and (${change.expectAttempts ?? null}::int is null or attempts = ${change.expectAttempts ?? null}::int)
-      returning *`;
-    if (!row) return undefined;
-    const view = await this.record(row, change.detail ?? change.error ?? null);
-    if (terminal) await this.#keepQueueMoving(view);
+    const [view] = await this.transitionMany([{ tenant, commandId: id, change }]);
     return view;
+  }
+
+  /**
+   * `transition` for many commands in one statement (each command at most once); the result is
+   * aligned with `requests`, undefined where the guard did not match.
+   */
+  async transitionMany(requests: readonly TransitionRequest[]): Promise<Array<CommandView | undefined>> {
+    const rows = await applyTransitions(this.#sql, requests);
+    const views = new Array<CommandView | undefined>(requests.length).fill(undefined);
+    for (const row of rows) views[row.t_ord] = this.#collect(row);
+    return views;
   }
 
   /** Locks the oldest open command of a device (SKIP LOCKED: a head locked elsewhere is reported, not waited for). */
   async lockHead(tenant: TenantId, deviceId: DeviceId): Promise<DeviceHead> {
-    const tx = this.#tx;
-    const [row] = await tx<(CommandRow & { now_ms: string })[]>`
-      select c.*, (extract(epoch from clock_timestamp()) * 1000)::bigint::text as now_ms
-      from commands c
-      where c.tenant_id = ${tenant} and c.id = (
-        select id from commands
-        where tenant_id = ${tenant} and device_id = ${deviceId} and state in ${tx(OPEN_STATES as unknown as string[])}
-        order by created_at, id limit 1)
-      for update skip locked`;
-    if (row) {
-      const { now_ms, ...command } = row;
-      return { kind: 'head', command: toView(command), nowMs: Number(now_ms) };
-    }
-    return (await this.hasOpen(tenant, deviceId)) ? { kind: 'busy-elsewhere' } : { kind: 'idle' };
+    const [head] = await this.lockHeads([{ tenant, deviceId }]);
+    return head ?? { kind: 'idle' };
   }
 
-  async hasOpen(tenant: TenantId, deviceId: DeviceId): Promise<boolean> {
-    const tx = this.#tx;
-    const [row] = await tx<{ open: boolean }[]>`
-      select exists (
-        select 1 from commands
-        where tenant_id = ${tenant} and device_id = ${deviceId} and state in ${tx(OPEN_STATES as unknown as string[])}
-      ) as open`;
-    return row?.open === true;
+  /** `lockHead` for many devices in one statement; the result is aligned with `devices`. */
+  async lockHeads(devices: readonly DeviceRef[]): Promise<DeviceHead[]> {
+    const rows = await lockHeadRows(this.#sql, devices);
+    const byDevice = new Map(rows.map((r) => [`${r.w_tenant}/${r.w_device}`, r]));
+    return devices.map((d): DeviceHead => {
+      const row = byDevice.get(`${d.tenant}/${d.deviceId}`);
+      if (!row || row.w_head === null) return { kind: 'idle' };
+      if (row.id === null || row.id === undefined) return { kind: 'busy-elsewhere' };
+      const { w_tenant: _t, w_device: _d, w_head: _h, now_ms, ...command } = row;
+      return { kind: 'head', command: toView(command as CommandRow), nowMs: Number(now_ms) };
+    });
   }
 
   /** Expires up to `limit` commands past their deadline, skipping rows other transactions hold. */
   async expireDue(limit: number): Promise<CommandView[]> {
-    const tx = this.#tx;
-    const rows = await tx<CommandRow[]>`
-      with due as (
-        select tenant_id, id from commands
-        where state in ${tx(OPEN_STATES as unknown as string[])} and expires_at <= now()
-        order by expires_at
-        limit ${limit}
-        for update skip locked)
-      update commands c set
-        state = 'expired', finished_at = now(), updated_at = now(),
-        error = 'expired: no answer before ' || to_char(c.expires_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-      from due
-      where c.tenant_id = due.tenant_id and c.id = due.id
-      returning c.*`;
-    const views: CommandView[] = [];
-    for (const row of rows) {
-      const view = await this.record(row, row.error);
-      await this.#keepQueueMoving(view);
-      views.push(view);
-    }
-    return views;
+    const rows = await expireDueRows(this.#sql, limit);
+    return rows.map((row) => this.#collect(row));
   }
 
   /** Forget the dispatch items collected so far: the caller keeps its own item for the device. */
@@ -150,28 +126,28 @@ export class LedgerTx {
     this.dispatches.push(dispatch);
   }
 
-  /** Writes the transition row for the state `row` just reached and collects its event. */
-  async record(row: CommandRow, detail: string | null): Promise<CommandView> {
-    const [inserted] = await this.#tx<{ seq: string }[]>`
-      insert into command_transitions (tenant_id, command_id, state, attempt, detail)
-      values (${row.tenant_id}, ${row.id}, ${row.state}, ${row.attempts}, ${detail})
-      returning seq`;
-    this.recorded.push({ tenant: row.tenant_id, commandId: row.id, seq: String(inserted!.seq) });
+  /** Collects a transition row written by one of the ledger's statements: its event and outbox key. */
+  record(row: CommandRow, seq: string): CommandView {
+    this.recorded.push({ tenant: row.tenant_id, commandId: row.id, seq: String(seq) });
     const view = toView(row);
     this.changes.push(view);
     return view;
   }
 
-  /** A command that finished may have been blocking its device's queue: look at the device again. */
-  async #keepQueueMoving(view: CommandView): Promise<void> {
+  #collect(row: TransitionedRow): CommandView {
+    const view = this.record(row, row.t_seq);
+    if (isTerminal(view.state) && row.device_has_open) this.#keepQueueMoving(view);
+    return view;
+  }
+
+  /** A command that finished was blocking its device's queue: look at the device again. */
+  #keepQueueMoving(view: CommandView): void {
     if (this.dispatches.some((d) => d.tenant === view.tenant && d.deviceId === view.deviceId)) return;
-    if (await this.hasOpen(view.tenant, view.deviceId)) {
-      this.dispatches.push({
-        tenant: view.tenant,
-        deviceId: view.deviceId,
-        reason: 'retry',
-        commandId: view.id,
-      });
-    }
+    this.dispatches.push({
+      tenant: view.tenant,
+      deviceId: view.deviceId,
+      reason: 'retry',
+      commandId: view.id,
+    });
   }
 }

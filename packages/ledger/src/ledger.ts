@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   COMMAND_STATE,
   type CommandState,
@@ -7,9 +6,10 @@ import {
   type TenantId,
 } from '@fleetwire/protocol';
 import type { JetStreamPublisher, Logger, Sql } from '@fleetwire/runtime';
-import type { TransactionSql } from 'postgres';
 import { type CommandRow, type CommandView, type TransitionView, toView } from './command-view.ts';
-import { type CreateCommandInput, type NormalisedCreate, normaliseCreate } from './create-input.ts';
+import { type CreateItem, type CreateOutcome, type CreateResult, createBatch } from './create-batch.ts';
+import { CreateBatcher, type CreateBatchOptions } from './create-batcher.ts';
+import { type CreateCommandInput, normaliseCreate } from './create-input.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { invalidInput, LEDGER_ERROR, LedgerError } from './errors.ts';
 import { LedgerEvents } from './ledger-events.ts';
@@ -18,6 +18,7 @@ import { type RelayOptions, relayUnpublished } from './outbox-relay.ts';
 import { PublishedMarks } from './published-marks.ts';
 import { requestHash } from './request-hash.ts';
 import { OPEN_STATES } from './states.ts';
+import { awaitingRows, type DeviceRef, type TransitionRequest } from './transition-sql.ts';
 
 export interface CommandLedgerDeps {
   sql: Sql;
@@ -26,6 +27,10 @@ export interface CommandLedgerDeps {
   log: Logger;
   /** Called once per committed state change (metrics). */
   onChange?: (command: CommandView) => void;
+  /** Group commit of concurrent creates (see CreateBatcher); defaults in CREATE_BATCH_DEFAULTS. */
+  createBatch?: Partial<CreateBatchOptions>;
+  /** Called once per committed create batch with its size (metrics, tests). */
+  onCreateBatch?: (size: number) => void;
 }
 
 export interface ListQuery {
@@ -58,46 +63,26 @@ export class CommandLedger {
   readonly #events: LedgerEvents;
   readonly #marks: PublishedMarks;
   readonly #onChange: ((command: CommandView) => void) | undefined;
+  readonly #onCreateBatch: ((size: number) => void) | undefined;
+  readonly #creates: CreateBatcher;
 
   constructor(deps: CommandLedgerDeps) {
     this.#sql = deps.sql;
     this.#events = new LedgerEvents(deps);
     this.#marks = new PublishedMarks(deps.sql, deps.log);
     this.#onChange = deps.onChange;
+    this.#onCreateBatch = deps.onCreateBatch;
+    this.#creates = new CreateBatcher((items) => this.#createMany(items), deps.createBatch);
   }
 
-  /** Queues a command (or returns the one an idempotency key already created). */
-  async create(input: CreateCommandInput): Promise<{ command: CommandView; created: boolean }> {
+  /**
+   * Queues a command (or returns the one an idempotency key already created). Concurrent calls
+   * share one transaction (group commit); each gets its own outcome and errors.
+   */
+  async create(input: CreateCommandInput): Promise<CreateResult> {
     const request = normaliseCreate(input);
-    const hash = requestHash(request);
-    const outcome = await this.unitOfWork(async (work) => {
-      const tx = work.sql;
-      const [device] =
-        await tx`select 1 from devices where tenant_id = ${input.tenant} and id = ${request.deviceId}`;
-      if (!device)
-        throw new LedgerError(LEDGER_ERROR.UNKNOWN_DEVICE, `device ${request.deviceId} is not registered`);
-      const key = input.idempotencyKey ?? null;
-      if (key !== null) {
-        const existing = await this.#byIdempotencyKey(tx, input.tenant, key, hash);
-        if (existing) return { command: existing, created: false };
-      }
-      const row = await this.#insert(tx, input.tenant, request, key, hash);
-      if (!row) {
-        // A concurrent request with the same key won the insert.
-        const existing = await this.#byIdempotencyKey(tx, input.tenant, key!, hash);
-        return { command: existing!, created: false };
-      }
-      if (request.supersede && request.command !== null) await this.#supersedeOlder(work, row);
-      const command = await work.record(row, null);
-      work.requestDispatch({
-        tenant: command.tenant,
-        deviceId: command.deviceId,
-        reason: 'new',
-        commandId: command.id,
-      });
-      return { command, created: true };
-    });
-    return outcome;
+    const key = input.idempotencyKey ?? null;
+    return this.#creates.submit({ tenant: input.tenant, request, key, hash: requestHash(request) });
   }
 
   async get(tenant: TenantId, id: string): Promise<CommandView | undefined> {
@@ -187,11 +172,28 @@ export class CommandLedger {
 
   /** Commands of a device waiting for an answer (sent or delivered), oldest first. */
   async awaitingAnswer(tenant: TenantId, deviceId: DeviceId): Promise<CommandView[]> {
-    const rows = await this.#sql<CommandRow[]>`
-      select * from commands
-      where tenant_id = ${tenant} and device_id = ${deviceId} and state in ('sent', 'delivered')
-      order by created_at, id`;
-    return rows.map(toView);
+    return this.awaitingAnswers([{ tenant, deviceId }], []);
+  }
+
+  /**
+   * In one query: the commands of these devices waiting for an answer (sent or delivered), plus
+   * those of the named commands that are still queued (an answer can overtake the commit that marks
+   * its command sent), oldest first.
+   */
+  async awaitingAnswers(
+    devices: readonly DeviceRef[],
+    named: ReadonlyArray<{ tenant: string; commandId: string }>,
+  ): Promise<CommandView[]> {
+    return (await awaitingRows(this.#sql, devices, named)).map(toView);
+  }
+
+  /**
+   * Many guarded transitions (each command at most once) as one autocommit statement, published
+   * after it; aligned with `requests`, undefined where the guard did not match.
+   */
+  transitionMany(requests: readonly TransitionRequest[]): Promise<Array<CommandView | undefined>> {
+    if (requests.length === 0) return Promise.resolve([]);
+    return this.#autocommit((work) => work.transitionMany(requests));
   }
 
   async hasOpenCommands(tenant: TenantId, deviceId: DeviceId): Promise<boolean> {
@@ -205,7 +207,7 @@ export class CommandLedger {
 
   /** Expires up to `limit` commands past their time to live (the sweeper). */
   expireDue(limit: number): Promise<CommandView[]> {
-    return this.unitOfWork((work) => work.expireDue(limit));
+    return this.#autocommit((work) => work.expireDue(limit));
   }
 
   /** Publishes a dispatch work item: "look at this device's open commands". Throws if it was not stored. */
@@ -242,8 +244,19 @@ export class CommandLedger {
     return result;
   }
 
+  /**
+   * A unit of work that is one statement: it commits by itself (no BEGIN/COMMIT round trips), then
+   * its events are published. `fn` must issue exactly one statement on `work`.
+   */
+  async #autocommit<T>(fn: (work: LedgerTx) => Promise<T>): Promise<T> {
+    const work = new LedgerTx(this.#sql);
+    const result = await fn(work);
+    await this.#publishAfterCommit(work);
+    return result;
+  }
+
   async #change(tenant: TenantId, id: string, change: TransitionChange): Promise<CommandView | undefined> {
-    return this.unitOfWork((work) => work.transition(tenant, id, change));
+    return this.#autocommit((work) => work.transition(tenant, id, change));
   }
 
   async #require(tenant: TenantId, id: string): Promise<CommandView> {
@@ -252,60 +265,19 @@ export class CommandLedger {
     return command;
   }
 
-  async #byIdempotencyKey(
-    tx: TransactionSql,
-    tenant: TenantId,
-    key: string,
-    hash: string,
-  ): Promise<CommandView | undefined> {
-    const [row] = await tx<CommandRow[]>`
-      select * from commands where tenant_id = ${tenant} and idempotency_key = ${key}`;
-    if (!row) return undefined;
-    if (row.request_hash !== hash) {
-      throw new LedgerError(
-        LEDGER_ERROR.IDEMPOTENCY_CONFLICT,
-        `idempotency key ${JSON.stringify(key)} was already used for a different request (command ${row.id})`,
-      );
+  /**
+   * One create batch in one transaction. If the batch as a whole fails (a value PostgreSQL refuses,
+   * a lost connection), each item is tried alone, so one bad request fails only itself.
+   */
+  async #createMany(items: readonly CreateItem[]): Promise<CreateOutcome[]> {
+    try {
+      const outcomes = await this.unitOfWork((work) => createBatch(work, items));
+      this.#onCreateBatch?.(items.length);
+      return outcomes;
+    } catch (err) {
+      if (items.length === 1) return [{ ok: false, error: err as Error }];
+      return (await Promise.all(items.map((item) => this.#createMany([item])))).flat();
     }
-    return toView(row);
-  }
-
-  async #insert(
-    tx: TransactionSql,
-    tenant: TenantId,
-    r: NormalisedCreate,
-    key: string | null,
-    hash: string,
-  ): Promise<CommandRow | undefined> {
-    const [row] = await tx<CommandRow[]>`
-      insert into commands (
-        tenant_id, id, device_id, name, args, command_text, metadata, state,
-        max_attempts, attempt_timeout_ms, expires_at, idempotency_key, request_hash)
-      values (
-        ${tenant}, ${randomUUID()}, ${r.deviceId}, ${r.name}, ${tx.json(r.args as never)}, ${r.command},
-        ${tx.json(r.metadata as never)}, 'queued', ${r.maxAttempts}, ${r.attemptTimeoutMs},
-        now() + ${r.ttlMs} * interval '1 millisecond', ${key}, ${key === null ? null : hash})
-      on conflict (tenant_id, idempotency_key) where idempotency_key is not null do nothing
-      returning *`;
-    return row;
-  }
-
-  /** The seed's rule: of several open commands with the same text only the newest stays. */
-  async #supersedeOlder(work: LedgerTx, newer: CommandRow): Promise<void> {
-    const older = await work.sql<{ id: string }[]>`
-      select id from commands
-      where tenant_id = ${newer.tenant_id} and device_id = ${newer.device_id} and command_text = ${newer.command_text}
-        and id <> ${newer.id} and state in ${work.sql(OPEN_STATES as unknown as string[])}
-      order by created_at, id
-      for update`;
-    for (const { id } of older) {
-      await work.transition(newer.tenant_id as TenantId, id, {
-        to: 'superseded',
-        error: `superseded by command ${newer.id}`,
-      });
-    }
-    // The newer command's own 'new' dispatch covers the device; no extra one for these.
-    work.discardDispatches();
   }
 
   /** Publishes the unit's events and items; marks its outbox rows only if all of them were stored. */

@@ -56,7 +56,14 @@ export class PublishedMarks {
   }
 }
 
-/** One UPDATE for many rows, found through the unique index on `seq` (a bigserial). */
+/**
+ * One UPDATE for many rows, found through the unique index on `seq` (a bigserial), committed with
+ * `synchronous_commit = off` (`set_config(…, true)` is SET LOCAL for the statement's own
+ * transaction, or for the caller's): the commit does not wait for its WAL flush. That is safe here
+ * because a mark lost to a crash only means the relay republishes the event, which JetStream drops
+ * as a duplicate (same msgId) inside its window — at least once either way. The commits that carry
+ * state changes stay durable.
+ */
 export async function markPublished(
   sql: Sql | TransactionSql,
   keys: readonly TransitionKey[],
@@ -65,5 +72,6 @@ export async function markPublished(
   const seqs = sql.array(keys.map((k) => k.seq));
   await sql`
     update command_transitions set published_at = now()
+    from (select set_config('synchronous_commit', 'off', true)) as relaxed
     where seq = any(${seqs}::text[]::bigint[]) and published_at is null`;
 }

@@ -1,6 +1,8 @@
+import type { DeviceLogStore } from '@fleetwire/device-logs';
 import type { CommandLedger } from '@fleetwire/ledger';
 import type { Logger, Sql } from '@fleetwire/runtime';
 import Fastify from 'fastify';
+import type { DeviceChannel } from './adapters/device-channel.ts';
 import { StatsStore } from './adapters/stats-store.ts';
 import type { DeadLetter } from './adapters/webhook-store.ts';
 import auth from './plugins/auth.ts';
@@ -11,8 +13,12 @@ import stores from './plugins/stores.ts';
 import validation from './plugins/validation.ts';
 import apiKeys from './routes/api-keys.ts';
 import commands from './routes/commands.ts';
+import deviceIdentity from './routes/device-identity.ts';
+import deviceLogs from './routes/device-logs.ts';
 import devices from './routes/devices.ts';
+import fleet from './routes/fleet.ts';
 import health from './routes/health.ts';
+import provisioningKeys from './routes/provisioning-keys.ts';
 import seed from './routes/seed.ts';
 import webhooks from './routes/webhooks.ts';
 
@@ -21,6 +27,10 @@ export interface AppDeps {
   ledger: CommandLedger;
   log: Logger;
   maxPageSize: number;
+  /** Uploaded device logs (bytes in the object store, rows in device_logs). */
+  deviceLogs: DeviceLogStore;
+  /** Close orders to the edge holding a device. */
+  channel: DeviceChannel;
   /** Puts a dead letter back on the delivery queue; resolves once JetStream acknowledged it. */
   requeueDeadLetter(tenant: string, deadLetter: DeadLetter): Promise<void>;
 }
@@ -47,10 +57,19 @@ export async function buildApp(deps: AppDeps) {
   await app.register(openapi);
 
   await app.register(health);
-  await app.register(devices, { prefix: '/v1/devices', ...page });
+  await app.register(devices, {
+    prefix: '/v1/devices',
+    ...page,
+    deviceLogs: deps.deviceLogs,
+    channel: deps.channel,
+  });
+  await app.register(deviceIdentity, { prefix: '/v1/devices', channel: deps.channel });
+  await app.register(deviceLogs, { prefix: '/v1/devices', ...page, deviceLogs: deps.deviceLogs });
   await app.register(commands, { prefix: '/v1', ledger: deps.ledger, ...page });
   await app.register(webhooks, { prefix: '/v1/webhooks', ...page, requeue: deps.requeueDeadLetter });
   await app.register(apiKeys, { prefix: '/v1/api-keys' });
+  await app.register(provisioningKeys, { prefix: '/v1/provisioning-keys' });
+  await app.register(fleet, { prefix: '/v1/fleet' });
   await app.register(seed, {
     prefix: '/api/v1',
     ledger: deps.ledger,

@@ -1,3 +1,4 @@
+import { DeviceLogStore } from '@fleetwire/device-logs';
 import { CommandLedger } from '@fleetwire/ledger';
 import {
   DEFAULT_TENANT,
@@ -20,6 +21,7 @@ import {
 import { migrations } from '@fleetwire/schema';
 import type { FastifyInstance } from 'fastify';
 import { ApiKeyStore } from './adapters/api-key-store.ts';
+import { DeviceChannel } from './adapters/device-channel.ts';
 import type { DeadLetter } from './adapters/webhook-store.ts';
 import { buildApp } from './app.ts';
 import { apiConfig } from './config.ts';
@@ -70,11 +72,12 @@ export const api: ServiceDefinition<typeof apiConfig, ApiInstance> = {
   provisioning: (cfg) =>
     provisioningFor(jetStreamTopology({ root: cfg.subjectRoot }), {
       streams: ['COMMANDS', 'DISPATCH', 'NOTIFY'],
+      objectStores: ['deviceLogs'],
     }),
   async start(ctx) {
     const { config, nats, log } = ctx;
     const sql = ctx.sql!;
-    const { subjects } = jetStreamTopology({ root: config.subjectRoot });
+    const { subjects, objectStores } = jetStreamTopology({ root: config.subjectRoot });
     const publisher = new JetStreamPublisher(nats.nc);
     await ensureConfiguredKeys(
       sql,
@@ -82,10 +85,19 @@ export const api: ServiceDefinition<typeof apiConfig, ApiInstance> = {
       log,
     );
     const ledger = new CommandLedger({ sql, publisher, subjects, log });
+    const deviceLogs = await DeviceLogStore.open({
+      sql,
+      js: nats.js,
+      bucket: objectStores.deviceLogs.bucket,
+      retentionMs: objectStores.deviceLogs.ttlMs,
+      log,
+    });
     const app = await buildApp({
       sql,
       log,
       ledger,
+      deviceLogs,
+      channel: new DeviceChannel(nats.nc, subjects),
       maxPageSize: config.maxPageSize,
       requeueDeadLetter: requeueDeadLetter(publisher, subjects),
     });

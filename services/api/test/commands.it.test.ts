@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { DeviceLogStore } from '@fleetwire/device-logs';
 import { CommandLedger } from '@fleetwire/ledger';
 import { COMMAND_STATE, CommandStateChange, decodeBusMessage, jetStreamTopology } from '@fleetwire/protocol';
 import { JetStreamPublisher } from '@fleetwire/runtime';
@@ -6,6 +7,7 @@ import { connectTestNats } from '@fleetwire/testkit';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeviceChannel } from '../src/adapters/device-channel.ts';
 import { buildApp } from '../src/app.ts';
 import { type ApiHarness, addTenant, SEED_KEY, startApi } from './support.ts';
 
@@ -186,6 +188,34 @@ describe('REST API: commands through the ledger, and the seed command API', () =
     );
   });
 
+  it('seed API: POST /api/v1/command queues the named command for a WebSocket device', async () => {
+    const res = await h.call('POST', '/api/v1/command', {
+      body: { imei: 'ws-2', command: 'send_msg_log', metadata: { ticket: 7 } },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({
+      success: true,
+      imei: 'ws-2',
+      command: 'send_msg_log',
+      state: 'queued',
+    });
+    const stored = (await h.call('GET', `/v1/commands/${res.json().commandId}`)).json();
+    expect(stored).toMatchObject({
+      name: 'send_msg_log',
+      args: {},
+      command: 'send_msg_log',
+      metadata: { ticket: 7 },
+    });
+
+    const count = async () =>
+      (await h.sql`select count(*)::int as n from commands where device_id = 'ws-2'`)[0]!.n as number;
+    const before = await count();
+    const bad = await h.call('POST', '/api/v1/command', { body: { imei: 'ws-2', command: 'setdigout 1?' } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error).toMatchObject({ code: 'VALIDATION_ERROR', field: 'body.command' });
+    expect(await count()).toBe(before);
+  });
+
   it('logs requests about a device or command with deviceId and commandId', async () => {
     const lines: Record<string, unknown>[] = [];
     const sink = new Writable({
@@ -197,11 +227,17 @@ describe('REST API: commands through the ledger, and the seed command API', () =
     const log = pino({ level: 'info' }, sink);
     const sql = h.svc.ctx.sql!;
     const publisher = new JetStreamPublisher(nc);
-    const { subjects } = jetStreamTopology({ root: h.env.subjectRoot });
+    const { subjects, objectStores } = jetStreamTopology({ root: h.env.subjectRoot });
     const app = await buildApp({
       sql,
       log,
       ledger: new CommandLedger({ sql, publisher, subjects, log }),
+      deviceLogs: await DeviceLogStore.open({
+        sql,
+        js: h.svc.ctx.nats.js,
+        bucket: objectStores.deviceLogs.bucket,
+      }),
+      channel: new DeviceChannel(nc, subjects),
       maxPageSize: 100,
       requeueDeadLetter: async () => {},
     });

@@ -15,6 +15,10 @@ export const commandConfig = {
   validateResponse: env.bool('VALIDATE_COMMAND_RESPONSE', { default: true }),
   /** Delay before asking a busy edge again (another command in flight, connection closing). */
   busyRetryMs: env.duration('FW_COMMAND_BUSY_RETRY', { default: 1_000, minMs: 10 }),
-  /** Work items handled at once per consumer (each dispatch holds a database connection while it asks the edge). */
+  /** Batches handled at once per consumer (each dispatch batch holds a database connection while it asks the edges). */
   concurrency: env.int('FW_COMMAND_CONCURRENCY', { default: 4, min: 1, max: 256 }),
+  /** Work items (dispatch items, device answers) per batch: one transaction or statement for all of them. */
+  batch: env.int('FW_COMMAND_BATCH', { default: 200, min: 1, max: 10_000 }),
+  /** How long the first item of a batch waits for company while a batch slot is free. */
+  batchLingerMs: env.duration('FW_COMMAND_BATCH_LINGER', { default: 2, minMs: 0 }),
 };

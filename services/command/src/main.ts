@@ -9,6 +9,7 @@ import {
 } from '@fleetwire/runtime';
 import { migrations } from '@fleetwire/schema';
 import type { JsMsg } from '@nats-io/jetstream';
+import { BatchWorkLoop } from './adapters/batch-loop.ts';
 import { Downlink } from './adapters/downlink.ts';
 import { WorkLoop } from './adapters/work-loop.ts';
 import { commandConfig } from './config.ts';
@@ -83,24 +84,34 @@ export const command: ServiceDefinition<typeof commandConfig, CommandInstance> =
     });
     const presence = new PresenceHandler({ ledger, log, terminate: poison });
 
-    const loop = async (
+    const consumerOf = (spec: { streamName: string; durableName: string }) =>
+      nats.js.consumers.get(spec.streamName, spec.durableName);
+    const common = { keyOf: deviceKey(topology.subjects), retryDelayMs: config.busyRetryMs, log };
+    // Replies and dispatch items are the hot paths: handled in batches, one device's items in order.
+    const batchLoop = async (
       spec: { streamName: string; durableName: string },
-      handle: (m: JsMsg) => Promise<void>,
+      handle: (batch: JsMsg[]) => Promise<void>,
     ) => {
-      const work = new WorkLoop(await nats.js.consumers.get(spec.streamName, spec.durableName), {
+      const work = new BatchWorkLoop(await consumerOf(spec), {
+        ...common,
         concurrency: config.concurrency,
-        keyOf: deviceKey(topology.subjects),
+        maxBatch: config.batch,
+        lingerMs: config.batchLingerMs,
         handle,
-        retryDelayMs: config.busyRetryMs,
-        log,
       });
       await work.start();
       return work;
     };
+    const presenceLoop = new WorkLoop(await consumerOf(consumers.presence), {
+      ...common,
+      concurrency: config.concurrency,
+      handle: (m) => presence.handle(m),
+    });
+    await presenceLoop.start();
     const loops = [
-      await loop(consumers.replies, (m) => replies.handle(m)),
-      await loop(consumers.dispatch, (m) => dispatcher.handle(m)),
-      await loop(consumers.presence, (m) => presence.handle(m)),
+      await batchLoop(consumers.replies, (batch) => replies.handleBatch(batch)),
+      await batchLoop(consumers.dispatch, (batch) => dispatcher.handleBatch(batch)),
+      presenceLoop,
     ];
     const sweeper = new Sweeper({
       ledger,

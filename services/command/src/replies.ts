@@ -1,11 +1,12 @@
-import { type CommandLedger, type CommandView, isOpen, matchResponse } from '@fleetwire/ledger';
-import { CommandReply, decodeBusMessage, MSG_TYPE } from '@fleetwire/protocol';
+import type { CommandLedger, CommandView, DeviceRef } from '@fleetwire/ledger';
+import { CommandReply, decodeBusMessage } from '@fleetwire/protocol';
 import type { Logger } from '@fleetwire/runtime';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { CommandMetrics } from './metrics.ts';
+import { DeviceCandidates, type PendingReply, type PlannedReply, planRound } from './reply-plan.ts';
 
 export interface ReplyHandlerDeps {
-  ledger: CommandLedger;
+  ledger: Pick<CommandLedger, 'awaitingAnswers' | 'transitionMany'>;
   metrics: CommandMetrics;
   log: Logger;
   /** VALIDATE_COMMAND_RESPONSE. */
@@ -16,9 +17,20 @@ export interface ReplyHandlerDeps {
 /** Another instance may finish the matched command first; then the answer is matched again. */
 const MAX_MATCH_ROUNDS = 3;
 
+const deviceKey = (d: { tenant: string; deviceId: string }) => `${d.tenant}/${d.deviceId}`;
+
+function append<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
 /**
- * Handles `up.<device>.reply`: COMMAND/ack → delivered, COMMAND/result → completed or failed,
- * COMMAND/reply (tracker free text) → the command it answers, by id first, then the seed's rules.
+ * Handles `up.<device>.reply` in batches: one query loads the waiting commands of every device of
+ * the batch, the seed's matching rules decide in memory (each device's answers in arrival order),
+ * and one statement applies every completion, failure and delivery with guarded updates. An answer
+ * whose command was finished elsewhere in between is matched again in the next round, after the
+ * answers of its device that did apply.
  */
 export class ReplyHandler {
   readonly #deps: ReplyHandlerDeps;
@@ -27,82 +39,82 @@ export class ReplyHandler {
     this.#deps = deps;
   }
 
-  async handle(msg: JsMsg): Promise<void> {
-    let decoded: { typ: string; payload: CommandReply };
-    try {
-      decoded = decodeBusMessage(msg.data, CommandReply);
-    } catch (err) {
-      this.#deps.metrics.replies.inc({ result: 'invalid' });
-      this.#deps.terminate(msg, `undecodable command reply: ${(err as Error).message}`);
-      return;
-    }
-    await this.#apply(decoded.typ, decoded.payload);
-    msg.ack();
-  }
-
-  async #apply(typ: string, reply: CommandReply): Promise<void> {
-    const { ledger } = this.#deps;
-    const { tenant, commandId } = reply;
-    switch (typ) {
-      case MSG_TYPE.COMMAND.ACK:
-        if (commandId) this.#count(await ledger.markDelivered(tenant, commandId));
-        return;
-      case MSG_TYPE.COMMAND.RESULT:
-        if (!commandId) return this.#unmatched(reply, 'result without a command id');
-        this.#count(
-          reply.ok === false
-            ? await ledger.fail(tenant, commandId, reply.error ?? 'the device reported a failure')
-            : await ledger.complete(tenant, commandId, reply.output ?? reply.text ?? ''),
-        );
-        return;
-      case MSG_TYPE.COMMAND.REPLY:
-        return this.#applyText(reply);
-      default:
-        return this.#unmatched(reply, `unexpected message type ${typ}`);
-    }
-  }
-
-  async #applyText(reply: CommandReply): Promise<void> {
-    const { ledger, validate } = this.#deps;
-    const { tenant, deviceId, commandId } = reply;
-    if (reply.ok === false && commandId) {
-      this.#count(await ledger.fail(tenant, commandId, reply.error ?? 'the device refused the command'));
-      return;
-    }
-    const text = reply.text ?? reply.output ?? '';
-    for (let round = 0; round < MAX_MATCH_ROUNDS; round++) {
-      const waiting = await this.#waiting(reply);
-      const match = matchResponse(text, waiting, { validate, ...(commandId ? { commandId } : {}) });
-      if (!match) return this.#unmatched(reply, 'no waiting command takes this answer');
-      const completed = await ledger.complete(tenant, match.id, text);
-      if (completed) {
-        this.#count(completed);
-        this.#deps.log.info(
-          { deviceId, commandId: match.id, response: text.slice(0, 200) },
-          'command answered',
-        );
-        return;
+  async handleBatch(msgs: readonly JsMsg[]): Promise<void> {
+    const replies: PendingReply[] = [];
+    const decoded: JsMsg[] = [];
+    for (const msg of msgs) {
+      try {
+        const { typ, payload } = decodeBusMessage(msg.data, CommandReply);
+        replies.push({ typ, reply: payload, lost: 0 });
+        decoded.push(msg);
+      } catch (err) {
+        this.#deps.metrics.replies.inc({ result: 'invalid' });
+        this.#deps.terminate(msg, `undecodable command reply: ${(err as Error).message}`);
       }
     }
-    this.#unmatched(reply, 'every matching command was finished by someone else');
+    await this.apply(replies);
+    for (const msg of decoded) msg.ack();
   }
 
-  /** The device's commands waiting for an answer, plus the named one if its `sent` is not committed yet. */
-  async #waiting(reply: CommandReply): Promise<CommandView[]> {
-    const { ledger } = this.#deps;
-    const waiting = await ledger.awaitingAnswer(reply.tenant, reply.deviceId);
-    if (reply.commandId && !waiting.some((c) => c.id === reply.commandId)) {
-      const named = await ledger.get(reply.tenant, reply.commandId);
-      if (named && named.deviceId === reply.deviceId && isOpen(named.state)) waiting.unshift(named);
+  /** Applies answers (in arrival order per device) in as few rounds as their commands allow. */
+  async apply(replies: readonly PendingReply[]): Promise<void> {
+    const queues = new Map<string, PendingReply[]>();
+    for (const r of replies) append(queues, deviceKey(r.reply), r);
+    while (queues.size > 0) {
+      const candidates = await this.#candidates(queues);
+      const round = planRound(
+        queues,
+        (key) => candidates.get(key) ?? new DeviceCandidates([]),
+        this.#deps.validate,
+      );
+      for (const { reply, why } of round.unmatched) this.#unmatched(reply, why);
+      const applied = await this.#deps.ledger.transitionMany(round.planned.map((p) => p.request));
+      round.planned.forEach((planned, i) => {
+        const retry = this.#settle(planned, applied[i]);
+        if (retry) queues.get(deviceKey(retry.reply))?.unshift(retry);
+      });
+      for (const [key, queue] of queues) if (queue.length === 0) queues.delete(key);
     }
-    return waiting;
   }
 
-  #count(change: CommandView | undefined): void {
-    this.#deps.metrics.replies.inc({ result: change ? 'matched' : 'unmatched' });
+  /** The commands each device's answers may take, loaded for every device in one query. */
+  async #candidates(queues: ReadonlyMap<string, PendingReply[]>): Promise<Map<string, DeviceCandidates>> {
+    const devices: DeviceRef[] = [];
+    const named: Array<{ tenant: string; commandId: string }> = [];
+    for (const queue of queues.values()) {
+      const first = queue[0]!.reply;
+      devices.push({ tenant: first.tenant, deviceId: first.deviceId });
+      for (const { reply } of queue)
+        if (reply.commandId) named.push({ tenant: reply.tenant, commandId: reply.commandId });
+    }
+    const byDevice = new Map<string, CommandView[]>();
+    for (const command of await this.#deps.ledger.awaitingAnswers(devices, named))
+      append(byDevice, deviceKey(command), command);
+    return new Map([...byDevice].map(([key, commands]) => [key, new DeviceCandidates(commands)]));
   }
 
-  #unmatched(reply: CommandReply, why: string): void {
+  /** Counts and logs an applied answer; returns it if it should be matched again. */
+  #settle(planned: PlannedReply, change: CommandView | undefined): PendingReply | undefined {
+    const { reply } = planned.reply;
+    if (change) {
+      this.#deps.metrics.replies.inc({ result: 'matched' });
+      if (planned.rematch) {
+        const response = (reply.text ?? reply.output ?? '').slice(0, 200);
+        this.#deps.log.info({ deviceId: reply.deviceId, commandId: change.id, response }, 'command answered');
+      }
+      return undefined;
+    }
+    if (!planned.rematch) {
+      this.#deps.metrics.replies.inc({ result: 'unmatched' });
+      return undefined;
+    }
+    const lost = planned.reply.lost + 1;
+    if (lost < MAX_MATCH_ROUNDS) return { ...planned.reply, lost };
+    this.#unmatched(planned.reply, 'every matching command was finished by someone else');
+    return undefined;
+  }
+
+  #unmatched({ reply }: PendingReply, why: string): void {
     this.#deps.metrics.replies.inc({ result: 'unmatched' });
     this.#deps.log.warn(
       { deviceId: reply.deviceId, commandId: reply.commandId, text: reply.text?.slice(0, 200), why },

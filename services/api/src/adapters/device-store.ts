@@ -4,6 +4,7 @@ import type {
   CreateDeviceBody,
   Device,
   DeviceDetail,
+  DeviceKind,
   LatestState,
   PatchDeviceBody,
   Presence,
@@ -90,24 +91,50 @@ export class DeviceStore {
       where d.tenant_id = ${tenant}`;
   }
 
-  /** Undefined when the id is taken. */
-  async create(tenant: string, body: CreateDeviceBody): Promise<Device | undefined> {
+  /** Undefined when the id is taken. `credentialHash`: the device's first credential (WebSocket devices). */
+  async create(tenant: string, body: CreateDeviceBody, credentialHash?: string): Promise<Device | undefined> {
     const sql = this.#sql;
     const rows = await sql`
-      insert into devices (tenant_id, id, kind, name, tags, metadata)
+      insert into devices (tenant_id, id, kind, name, tags, metadata, credential_hash, credential_issued_at)
       values (${tenant}, ${body.id}, ${body.kind}, ${body.name ?? null}, ${body.tags ?? []}::text[],
-              ${sql.json((body.metadata ?? {}) as postgres.JSONValue)})
+              ${sql.json((body.metadata ?? {}) as postgres.JSONValue)},
+              ${credentialHash ?? null}, ${credentialHash ? sql`now()` : null})
       on conflict (tenant_id, id) do nothing
       returning *`;
     return rows[0] ? deviceView(rows[0]) : undefined;
   }
 
+  /** With what the device reported (identity) and when its credential was issued; never the hash. */
   async get(tenant: string, id: string): Promise<DeviceDetail | undefined> {
     const sql = this.#sql;
     const [row] = await sql`${this.#select(tenant)} and d.id = ${id}`;
     if (!row) return undefined;
     const [state] = await sql`select * from device_state where tenant_id = ${tenant} and device_id = ${id}`;
-    return { ...deviceView(row), latestState: state ? stateView(state) : null };
+    return {
+      ...deviceView(row),
+      identity: row.identity,
+      credentialIssuedAt: row.credential_issued_at ? iso(row.credential_issued_at) : null,
+      latestState: state ? stateView(state) : null,
+    };
+  }
+
+  async kindOf(tenant: string, id: string): Promise<DeviceKind | undefined> {
+    const sql = this.#sql;
+    const [row] = await sql`select kind from devices where tenant_id = ${tenant} and id = ${id}`;
+    return row?.kind;
+  }
+
+  /**
+   * Replaces a WebSocket device's credential (the old one stops working with this commit).
+   * Undefined when there is no WebSocket device of that id.
+   */
+  async replaceCredential(tenant: string, id: string, credentialHash: string): Promise<string | undefined> {
+    const sql = this.#sql;
+    const [row] = await sql`
+      update devices set credential_hash = ${credentialHash}, credential_issued_at = now(), updated_at = now()
+      where tenant_id = ${tenant} and id = ${id} and kind = 'ws'
+      returning credential_issued_at`;
+    return row ? iso(row.credential_issued_at) : undefined;
   }
 
   async exists(tenant: string, id: string): Promise<boolean> {

@@ -17,7 +17,7 @@ export default fp(
           title: 'fleetwire API',
           version: '1.0.0',
           description:
-            'Device registry, commands, telemetry and webhooks. Every error is `{ error: { code, message, field? } }`.',
+            'Device registry and identity, commands, telemetry, device logs and webhooks. Every error is `{ error: { code, message, field? } }`.',
         },
         components: {
           securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },
@@ -28,6 +28,11 @@ export default fp(
           { name: 'commands', description: 'commands through the command ledger' },
           { name: 'webhooks', description: 'webhook subscriptions and dead letters' },
           { name: 'api-keys', description: 'API keys of the calling tenant' },
+          {
+            name: 'provisioning-keys',
+            description: 'fleet keys with which new WebSocket devices register themselves',
+          },
+          { name: 'fleet', description: "settings of the calling tenant's fleet" },
           { name: 'seed', description: "the seed gateway's API, unchanged" },
           { name: 'ops', description: 'health' },
         ],

@@ -3,6 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { ApiKeyStore } from '../adapters/api-key-store.ts';
 import { DeviceStore } from '../adapters/device-store.ts';
+import { FleetStore } from '../adapters/fleet-store.ts';
+import { ProvisioningKeyStore } from '../adapters/provisioning-key-store.ts';
+import { SessionStore } from '../adapters/session-store.ts';
 import { TelemetryReader } from '../adapters/telemetry-store.ts';
 import { WebhookStore } from '../adapters/webhook-store.ts';
 
@@ -11,6 +14,9 @@ export interface Stores {
   telemetry: TelemetryReader;
   apiKeys: ApiKeyStore;
   webhooks: WebhookStore;
+  sessions: SessionStore;
+  provisioningKeys: ProvisioningKeyStore;
+  fleet: FleetStore;
 }
 
 declare module 'fastify' {
@@ -27,6 +33,9 @@ export default fp(
       telemetry: new TelemetryReader(opts.sql),
       apiKeys: new ApiKeyStore(opts.sql),
       webhooks: new WebhookStore(opts.sql),
+      sessions: new SessionStore(opts.sql),
+      provisioningKeys: new ProvisioningKeyStore(opts.sql),
+      fleet: new FleetStore(opts.sql),
     });
   },
   { name: 'stores' },

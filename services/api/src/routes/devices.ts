@@ -1,10 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { DeviceLogStore } from '@fleetwire/device-logs';
+import { hashSecret, newSecret, SECRET_KIND } from '@fleetwire/runtime';
 import Type from 'typebox';
+import { CLOSE_REASON, type DeviceChannel } from '../adapters/device-channel.ts';
 import { API_ERROR, ApiError, unknownDevice } from '../errors.ts';
 import { decodeCursor, pageSize, toPage } from '../paging.ts';
 import { errors, IdParams, page } from '../schemas/common.ts';
 import {
   CreateDeviceBody,
+  CreatedDevice,
   Device,
   DeviceDetail,
   DeviceStateAnswer,
@@ -24,22 +28,42 @@ function timeOf(value: string | undefined, field: string): number | undefined {
   return ms;
 }
 
+export interface DeviceRoutesOptions {
+  maxPageSize: number;
+  /** A deleted device's uploaded logs go with it, bytes included. */
+  deviceLogs: DeviceLogStore;
+  /** A deleted device's live connection is closed ("device deprovisioned"). */
+  channel: DeviceChannel;
+}
+
 /** /v1/devices: the registry, with presence, latest state and stored telemetry. */
-const devices: FastifyPluginAsyncTypebox<{ maxPageSize: number }> = async (app, opts) => {
+const devices: FastifyPluginAsyncTypebox<DeviceRoutesOptions> = async (app, opts) => {
   const { devices: store, telemetry } = app.stores;
 
   app.post(
     '',
-    { schema: { tags, body: CreateDeviceBody, response: { 201: Device, ...errors(400, 409) } } },
+    {
+      schema: {
+        tags,
+        description: 'A WebSocket device (kind ws) gets its credential in the answer, shown this once.',
+        body: CreateDeviceBody,
+        response: { 201: CreatedDevice, ...errors(400, 409) },
+      },
+    },
     async (request, reply) => {
-      const created = await store.create(request.principal.tenant, request.body);
+      const credential = request.body.kind === 'ws' ? newSecret(SECRET_KIND.DEVICE_CREDENTIAL) : undefined;
+      const created = await store.create(
+        request.principal.tenant,
+        request.body,
+        credential === undefined ? undefined : hashSecret(credential),
+      );
       if (!created) {
         throw new ApiError(API_ERROR.CONFLICT, `device ${JSON.stringify(request.body.id)} already exists`, {
           field: 'body.id',
         });
       }
       request.log.info({ deviceId: created.id, kind: created.kind }, 'device registered');
-      return reply.status(201).send(created);
+      return reply.status(201).send(credential === undefined ? created : { ...created, credential });
     },
   );
 
@@ -101,9 +125,16 @@ const devices: FastifyPluginAsyncTypebox<{ maxPageSize: number }> = async (app, 
     '/:id',
     { config: device, schema: { tags, params: IdParams, response: { 204: Type.Null(), ...errors(404) } } },
     async (request, reply) => {
-      if (!(await store.delete(request.principal.tenant, request.params.id)))
-        throw unknownDevice(request.params.id);
-      request.log.info('device deleted');
+      const { tenant } = request.principal;
+      const { id } = request.params;
+      if (!(await store.exists(tenant, id))) throw unknownDevice(id);
+      // Rows cascade with the device, but the bytes are in the object store: remove them first.
+      const logs = await opts.deviceLogs.deleteAllOf(tenant, id);
+      if (!(await store.delete(tenant, id))) throw unknownDevice(id);
+      await opts.channel.closeConnection(tenant, id, CLOSE_REASON.DEPROVISIONED).catch((err: unknown) => {
+        request.log.warn({ err }, 'device deleted; the order to close its connection was not confirmed');
+      });
+      request.log.info({ logs }, 'device deleted');
       return reply.status(204).send(null);
     },
   );

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { CommandLedger } from '@fleetwire/ledger';
+import type { CommandLedger, CreateCommandInput } from '@fleetwire/ledger';
 import { COMMAND_STATE, parseDeviceId, parseTenantId } from '@fleetwire/protocol';
 import Type from 'typebox';
 import type { StatsStore } from '../adapters/stats-store.ts';
-import { unknownDevice } from '../errors.ts';
+import { API_ERROR, ApiError, unknownDevice } from '../errors.ts';
 import { CommandStateSchema, SeedCommandBody } from '../schemas/commands.ts';
 import { errors, JsonObject, Token } from '../schemas/common.ts';
 import type { Device } from '../schemas/devices.ts';
@@ -40,6 +40,27 @@ function seedDevice(d: Device) {
     remoteAddress: d.presence?.remoteAddress ?? null,
     edgeId: d.presence?.edgeId ?? null,
   };
+}
+
+/** The command names a WebSocket device understands: `reboot`, `send_msg_log`, `Power_Off`, … */
+const WS_COMMAND_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+type SeedCommand = Pick<CreateCommandInput, 'name' | 'args'>;
+
+/**
+ * A tracker gets the text as a Codec 12 command; a WebSocket device gets it as the command's name
+ * (the seed's devices were sent `reboot`, `send_msg_log`, …, not free text).
+ */
+function seedCommandFor(kind: string | undefined, command: string): SeedCommand {
+  if (kind !== 'ws') return { name: 'codec12', args: { text: command } };
+  if (!WS_COMMAND_NAME.test(command)) {
+    throw new ApiError(
+      API_ERROR.VALIDATION,
+      'body.command must be a command name (1-64 of A-Z a-z 0-9 _ . -) for a WebSocket device',
+      { field: 'body.command' },
+    );
+  }
+  return { name: command, args: {} };
 }
 
 export interface SeedRoutesOptions {
@@ -152,7 +173,7 @@ const seed: FastifyPluginAsyncTypebox<SeedRoutesOptions> = async (app, opts) => 
       schema: {
         tags,
         description:
-          'Queues a Codec 12 command (name codec12, args.text = command); older open commands with the same text are superseded.',
+          'Queues a Codec 12 command for a tracker (name codec12, args.text = command), or the command of that name for a WebSocket device; older open commands with the same text are superseded.',
         body: SeedCommandBody,
         response: {
           200: Type.Object({
@@ -170,11 +191,11 @@ const seed: FastifyPluginAsyncTypebox<SeedRoutesOptions> = async (app, opts) => 
     },
     async (request) => {
       const { imei, command, metadata } = request.body;
+      const kind = await devices.kindOf(request.principal.tenant, imei);
       const { command: queued } = await opts.ledger.create({
         tenant: parseTenantId(request.principal.tenant),
         deviceId: parseDeviceId(imei),
-        name: 'codec12',
-        args: { text: command },
+        ...seedCommandFor(kind, command),
         command,
         metadata: metadata ?? {},
         supersede: true,

@@ -3,6 +3,7 @@ import { IsoTime, JsonObject, PageQuery, Tag, Token } from './common.ts';
 
 export const DEVICE_KIND = { TRACKER: 'tracker', WS: 'ws' } as const;
 export const DeviceKind = Type.Enum(DEVICE_KIND, { description: 'tracker (Teltonika, id = IMEI) or ws' });
+export type DeviceKind = Static<typeof DeviceKind>;
 
 const Tags = Type.Array(Tag, { maxItems: 64, uniqueItems: true });
 const Name = Type.String({ minLength: 1, maxLength: 200 });
@@ -83,8 +84,25 @@ export const Device = Type.Object({
 });
 export type Device = Static<typeof Device>;
 
+const Credential = Type.String({
+  description: "the WebSocket device's credential: shown once, only its SHA-256 is stored",
+});
+
+export const CreatedDevice = Type.Object({
+  ...Device.properties,
+  credential: Type.Optional(Credential),
+});
+
+export const IssuedCredential = Type.Object({ credential: Credential, issuedAt: IsoTime });
+
 export const DeviceDetail = Type.Object({
   ...Device.properties,
+  identity: Type.Record(Type.String(), Type.Unknown(), {
+    description: 'what the device reported at its last session start (serial, mac, firmware, …)',
+  }),
+  credentialIssuedAt: Type.Union([IsoTime, Type.Null()], {
+    description: 'when the current credential was issued (WebSocket devices); null for trackers',
+  }),
   latestState: Type.Union([LatestState, Type.Null()]),
 });
 export type DeviceDetail = Static<typeof DeviceDetail>;

@@ -1,0 +1,235 @@
+import type { DeviceId, TenantId } from '@fleetwire/protocol';
+import type { Sql } from '@fleetwire/runtime';
+import type { TransactionSql } from 'postgres';
+import type { CommandRow } from './command-view.ts';
+import type { TransitionChange } from './ledger-tx.ts';
+import { ALLOWED_FROM, isTerminal, OPEN_STATES } from './states.ts';
+
+/**
+ * The ledger's set-based statements. Each one is a single statement that changes any number of
+ * commands, writes their transition rows (the outbox) and reports what the caller needs next, so a
+ * change costs one round trip however many commands it touches and needs no BEGIN/COMMIT of its own.
+ * Inputs travel as one JSON parameter (`json_to_recordset`): one prepared statement whatever the
+ * batch size, and no per-element escaping in JavaScript. The parameter is typed `text` and cast to
+ * json in SQL; typed json, the driver would encode the already encoded string a second time. Each
+ * input carries its row count as `LIMIT`: the planner otherwise assumes 100 rows from a JSON
+ * function and, on a small table, scans `commands` instead of looking rows up by key.
+ */
+
+/** A pool, or the connection of a transaction: the statements run on either. */
+export type Queryable = Sql | TransactionSql;
+
+export interface TransitionRequest {
+  tenant: TenantId | string;
+  commandId: string;
+  change: TransitionChange;
+}
+
+export interface DeviceRef {
+  tenant: TenantId | string;
+  deviceId: DeviceId | string;
+}
+
+/** A command row right after a transition, with its transition row and what the device has left. */
+export type TransitionedRow = CommandRow & {
+  /** Position of the request in the input. */
+  t_ord: number;
+  /** The transition row's `seq` (its outbox key). */
+  t_seq: string;
+  /** Terminal transitions only: the device still has open commands (someone must look at it again). */
+  device_has_open: boolean;
+};
+
+/** Open commands as a parameter list (`state in (...)`); constant, so statements stay prepared. */
+const open = (sql: Queryable) => sql(OPEN_STATES as unknown as string[]);
+
+/**
+ * "Other open commands of this device", evaluated in the statement's snapshot: the commands this
+ * statement changed still look open there, so they are judged by their new state instead.
+ */
+function deviceHasOpen(sql: Queryable) {
+  return sql`
+    case when ch.state in ${open(sql)} then false else (
+      exists (
+        select 1 from commands o
+        where o.tenant_id = ch.tenant_id and o.device_id = ch.device_id and o.state in ${open(sql)}
+          and not exists (select 1 from changed x where x.tenant_id = o.tenant_id and x.id = o.id))
+      or exists (
+        select 1 from changed x
+        where x.tenant_id = ch.tenant_id and x.device_id = ch.device_id and x.state in ${open(sql)})
+    ) end`;
+}
+
+/**
+ * Applies many guarded transitions at once: each request's command moves only if its current state
+ * is one its target allows (and, for a resend, the attempt count still matches). Rows are locked in
+ * key order before the update, so two batches touching the same commands wait for each other
+ * instead of deadlocking. Returns the rows that moved, in request order; a request that lost its
+ * guard is simply absent. A command may appear only once per call.
+ */
+export async function applyTransitions(
+  sql: Queryable,
+  requests: readonly TransitionRequest[],
+): Promise<TransitionedRow[]> {
+  const seen = new Set<string>();
+  const input = requests.map((r, ord) => {
+    const key = `${r.tenant}/${r.commandId}`;
+    if (seen.has(key)) throw new Error(`command ${r.commandId} appears twice in one transition batch`);
+    seen.add(key);
+    const c = r.change;
+    return {
+      ord,
+      tenant_id: r.tenant,
+      id: r.commandId,
+      to_state: c.to,
+      allowed: ALLOWED_FROM[c.to],
+      terminal: isTerminal(c.to),
+      attempts: c.attempts ?? null,
+      expect_attempts: c.expectAttempts ?? null,
+      response: c.response ?? null,
+      error: c.error ?? null,
+      detail: c.detail ?? c.error ?? null,
+    };
+  });
+  if (input.length === 0) return [];
+  return sql<TransitionedRow[]>`
+    with input as (
+      select * from json_to_recordset(${JSON.stringify(input)}::text::json) as i(
+        ord int, tenant_id text, id text, to_state text, allowed text[], terminal boolean,
+        attempts int, expect_attempts int, response text, error text, detail text)
+      limit ${input.length}
+    ),
+    target as materialized (
+      select c.tenant_id, c.id from commands c join input i on c.tenant_id = i.tenant_id and c.id = i.id
+      order by c.tenant_id, c.id
+      for no key update of c
+    ),
+    changed as (
+      update commands c set
+        state = i.to_state,
+        attempts = coalesce(i.attempts, c.attempts),
+        sent_at = case when i.to_state = 'sent' then now() else c.sent_at end,
+        finished_at = case when i.terminal then now() else c.finished_at end,
+        response = coalesce(i.response, c.response),
+        error = coalesce(i.error, c.error),
+        updated_at = now()
+      from input i join target t on t.tenant_id = i.tenant_id and t.id = i.id
+      where c.tenant_id = i.tenant_id and c.id = i.id
+        and c.state = any(i.allowed)
+        and (i.expect_attempts is null or c.attempts = i.expect_attempts)
+      returning c.*, i.ord as t_ord, i.detail as t_detail
+    ),
+    recorded as (
+      insert into command_transitions (tenant_id, command_id, state, attempt, detail)
+      select tenant_id, id, state, attempts, t_detail from changed
+      returning tenant_id, command_id, seq
+    )
+    select ch.*, r.seq::text as t_seq, ${deviceHasOpen(sql)} as device_has_open
+    from changed ch join recorded r on r.tenant_id = ch.tenant_id and r.command_id = ch.id
+    order by ch.t_ord`;
+}
+
+/** Expires up to `limit` commands past their deadline, skipping rows other transactions hold. */
+export async function expireDueRows(sql: Queryable, limit: number): Promise<TransitionedRow[]> {
+  return sql<TransitionedRow[]>`
+    with due as materialized (
+      select tenant_id, id from commands
+      where state in ${open(sql)} and expires_at <= now()
+      order by expires_at
+      limit ${limit}
+      for no key update skip locked
+    ),
+    changed as (
+      update commands c set
+        state = 'expired', finished_at = now(), updated_at = now(),
+        error = 'expired: no answer before ' || to_char(c.expires_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+      from due
+      where c.tenant_id = due.tenant_id and c.id = due.id and c.state in ${open(sql)}
+      returning c.*
+    ),
+    recorded as (
+      insert into command_transitions (tenant_id, command_id, state, attempt, detail)
+      select tenant_id, id, state, attempts, error from changed
+      returning tenant_id, command_id, seq
+    )
+    select ch.*, 0 as t_ord, r.seq::text as t_seq, ${deviceHasOpen(sql)} as device_has_open
+    from changed ch join recorded r on r.tenant_id = ch.tenant_id and r.command_id = ch.id
+    order by ch.expires_at`;
+}
+
+/** One device's head as `lockHeadRows` found it. */
+export type HeadRow = Partial<CommandRow> & {
+  w_tenant: string;
+  w_device: string;
+  /** The device's oldest open command in the statement's snapshot, or null (idle). */
+  w_head: string | null;
+  /** The database clock, ms since the epoch. */
+  now_ms: string;
+};
+
+/**
+ * Locks the oldest open command of each device (`FOR NO KEY UPDATE SKIP LOCKED`): a head another
+ * transaction holds comes back unlocked (`id` null) instead of being waited for. NO KEY UPDATE does
+ * not conflict with the `FOR KEY SHARE` that inserting a transition row takes on its command, so
+ * holding a head does not stall other transactions recording transitions. A head that finished
+ * after the statement's snapshot is re-checked against its newest version and not locked.
+ */
+export async function lockHeadRows(sql: Queryable, devices: readonly DeviceRef[]): Promise<HeadRow[]> {
+  if (devices.length === 0) return [];
+  const wanted = devices.map((d) => ({ tenant_id: d.tenant, device_id: d.deviceId }));
+  return sql<HeadRow[]>`
+    with wanted as (
+      select * from json_to_recordset(${JSON.stringify(wanted)}::text::json) as w(tenant_id text, device_id text)
+      limit ${wanted.length}
+    ),
+    heads as (
+      select w.tenant_id, w.device_id, (
+        select c.id from commands c
+        where c.tenant_id = w.tenant_id and c.device_id = w.device_id and c.state in ${open(sql)}
+        order by c.created_at, c.id limit 1) as head_id
+      from wanted w
+    ),
+    locked as materialized (
+      select c.* from commands c join heads h on c.tenant_id = h.tenant_id and c.id = h.head_id
+      where c.state in ${open(sql)}
+      order by c.tenant_id, c.id
+      for no key update of c skip locked
+    )
+    select l.*, h.tenant_id as w_tenant, h.device_id as w_device, h.head_id as w_head,
+      (extract(epoch from clock_timestamp()) * 1000)::bigint::text as now_ms
+    from heads h left join locked l on l.tenant_id = h.tenant_id and l.id = h.head_id`;
+}
+
+/**
+ * Commands waiting for an answer (sent or delivered) of the given devices, plus the named commands
+ * that are still queued (an answer may overtake the commit that marks its command sent), oldest first.
+ */
+export async function awaitingRows(
+  sql: Queryable,
+  devices: readonly DeviceRef[],
+  named: ReadonlyArray<{ tenant: string; commandId: string }>,
+): Promise<CommandRow[]> {
+  if (devices.length === 0 && named.length === 0) return [];
+  const wanted = distinct(devices.map((d) => ({ tenant_id: d.tenant, device_id: d.deviceId })));
+  // Distinct, or a named command would come back once per answer naming it.
+  const ids = distinct(named.map((n) => ({ tenant_id: n.tenant, id: n.commandId })));
+  return sql<CommandRow[]>`
+    select c.* from commands c
+    join (
+      select * from json_to_recordset(${JSON.stringify(wanted)}::text::json) as w(tenant_id text, device_id text)
+      limit ${wanted.length}) w on c.tenant_id = w.tenant_id and c.device_id = w.device_id
+    where c.state in ('sent', 'delivered')
+    union all
+    select c.* from commands c
+    join (
+      select * from json_to_recordset(${JSON.stringify(ids)}::text::json) as n(tenant_id text, id text)
+      limit ${ids.length}) n on c.tenant_id = n.tenant_id and c.id = n.id
+    where c.state = 'queued'
+    order by created_at, id`;
+}
+
+function distinct<T extends Record<string, unknown>>(rows: readonly T[]): T[] {
+  const byKey = new Map<string, T>();
+  for (const row of rows) byKey.set(JSON.stringify(Object.values(row)), row);
+  return [...byKey.values()];
+}
