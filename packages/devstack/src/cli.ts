@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { devicesCommand } from './devices.ts';
 import { isAlive, stopPid } from './process.ts';
-import { readStack, runStack, type StackInfo, stackPaths, summary } from './stack.ts';
+import { readStack, runStack, type StackInfo, simulatedFleetLines, stackPaths, summary } from './stack.ts';
 
 const ROOT = process.env.FW_ROOT ?? path.resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const paths = stackPaths(ROOT);
@@ -127,6 +127,11 @@ async function status(args: string[]): Promise<number> {
   for (const s of info.services) {
     print(`${s.name.padEnd(12)} ${state(s.pid)}  ${s.opsUrl}  ${await probe(`${s.opsUrl}/readyz`)}`);
     for (const e of s.endpoints) print(`${''.padEnd(12)} ${e}`);
+  }
+  if (info.simulatorPid) {
+    print(`${'sim'.padEnd(12)} ${state(info.simulatorPid)}`);
+    for (const line of simulatedFleetLines(info))
+      print(`${''.padEnd(12)} ${line.trim().replace(/^simulated fleet\s+/, '')}`);
   }
   return 0;
 }

@@ -2,6 +2,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
+import { hashSecret, newSecret, SECRET_KIND } from '@fleetwire/runtime';
+import postgres from 'postgres';
+// The simulator's pure id scheme, so the banner names the gateways the simulator will run.
+import { wsDeviceIds } from '../../simulator/src/ws/identity.ts';
 import { startNats } from './nats.ts';
 import { startPostgres } from './postgres.ts';
 import { colourFor, prettyLine } from './pretty.ts';
@@ -31,6 +35,8 @@ export interface StackInfo {
   services: Array<{ name: string; pid: number; opsUrl: string; endpoints: string[] }>;
   /** Size of the simulated tracker fleet `up` started, if any. */
   simulatedTrackers?: number;
+  /** Ids of the simulated WebSocket gateways `up` started, if any. */
+  simulatedWsDevices?: string[];
   simulatorPid?: number;
 }
 
@@ -55,23 +61,57 @@ function env(name: string, fallback: number, min = 1, max = 65_535): number {
   return value;
 }
 
+interface LocalSecrets {
+  apiKey: string;
+  webhookSecret: string;
+  /** The default tenant's fleet provisioning key for the simulated gateways (stored hashed in the database). */
+  provisioningKey: string;
+}
+
 /**
- * The local stack's API key and webhook signing secret: taken from the environment when given
- * (IOT_API_KEY / FW_API_DEV_KEY, FW_WEBHOOK_SECRET), otherwise generated once and kept in the state folder.
+ * The local stack's API key, webhook signing secret and fleet provisioning key: the first two taken
+ * from the environment when given (IOT_API_KEY / FW_API_DEV_KEY, FW_WEBHOOK_SECRET), otherwise each
+ * generated once and kept in the state folder (a secrets file from before a secret existed gains it).
  */
-function localSecrets(paths: StackPaths): { apiKey: string; webhookSecret: string } {
+function localSecrets(paths: StackPaths): LocalSecrets {
   const file = path.join(paths.state, 'secrets.json');
-  const stored = fs.existsSync(file)
-    ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { apiKey: string; webhookSecret: string })
-    : {
-        apiKey: `fw_dev_${crypto.randomBytes(18).toString('base64url')}`,
-        webhookSecret: crypto.randomBytes(24).toString('base64url'),
-      };
-  if (!fs.existsSync(file)) fs.writeFileSync(file, JSON.stringify(stored), { mode: 0o600 });
-  return {
-    apiKey: process.env.FW_API_DEV_KEY ?? process.env.IOT_API_KEY ?? stored.apiKey,
-    webhookSecret: process.env.FW_WEBHOOK_SECRET ?? stored.webhookSecret,
+  const stored: Partial<LocalSecrets> = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+  const complete: LocalSecrets = {
+    apiKey: stored.apiKey ?? `fw_dev_${crypto.randomBytes(18).toString('base64url')}`,
+    webhookSecret: stored.webhookSecret ?? crypto.randomBytes(24).toString('base64url'),
+    provisioningKey: stored.provisioningKey ?? newSecret(SECRET_KIND.PROVISIONING_KEY),
   };
+  if (Object.keys(stored).length !== Object.keys(complete).length) {
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify(complete), { mode: 0o600 });
+    fs.renameSync(`${file}.tmp`, file);
+  }
+  return {
+    apiKey: process.env.FW_API_DEV_KEY ?? process.env.IOT_API_KEY ?? complete.apiKey,
+    webhookSecret: process.env.FW_WEBHOOK_SECRET ?? complete.webhookSecret,
+    provisioningKey: complete.provisioningKey,
+  };
+}
+
+const LOCAL_PROVISIONING_KEY_ID = 'pvk_local_sim';
+
+/**
+ * Registers the local fleet provisioning key for the default tenant (once: a database that already
+ * has it, or has it revoked, is left alone). Returns false when the registry has no such table yet.
+ */
+async function ensureProvisioningKey(databaseUrl: string, key: string): Promise<boolean> {
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+  try {
+    await sql`
+      insert into provisioning_keys (tenant_id, id, name, key_hash)
+      values ('default', ${LOCAL_PROVISIONING_KEY_ID}, 'local simulated fleet (./fleetwire up)', ${hashSecret(key)})
+      on conflict do nothing`;
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === '42P01') return false;
+    throw err;
+  } finally {
+    await sql.end({ timeout: 2 });
+  }
 }
 
 /** Runs infrastructure and every service in the foreground until SIGINT/SIGTERM. */
@@ -86,6 +126,7 @@ export async function runStack(
     natsMonitorPort: env('FW_NATS_MONITOR_PORT', 8222),
     pgPort: env('FW_PG_PORT', 54320),
     simTrackers: env('FW_SIM_TRACKERS', 5, 0, 10_000),
+    simWsDevices: env('FW_SIM_WS_DEVICES', 3, 0, 10_000),
   };
   fs.mkdirSync(paths.logs, { recursive: true });
   print(`starting nats-server and PostgreSQL (state in ${paths.state})`);
@@ -140,20 +181,15 @@ export async function runStack(
     info.services.map((svc) => `${svc.opsUrl}/readyz`),
     print,
   );
-  const fleetSize = settings.simTrackers;
-  if (options.simulate && fleetSize > 0) {
-    // The simulated fleet is supervised like a service: its lines appear in the combined log.
-    supervised.push(
-      superviseService(
-        simulatorManifest(paths.root, pg.url, fleetSize),
-        supervised.length,
-        baseEnv,
-        paths,
-        print,
-      ),
-    );
-    info.simulatedTrackers = fleetSize;
-    info.simulatorPid = supervised.at(-1)!.pid();
+  if (options.simulate) {
+    const sim = await simulatorManifest(paths.root, pg.url, secrets.provisioningKey, settings, print);
+    if (sim) {
+      // The simulated fleet is supervised like a service: its lines appear in the combined log.
+      supervised.push(superviseService(sim.manifest, supervised.length, baseEnv, paths, print));
+      info.simulatedTrackers = sim.trackers;
+      info.simulatedWsDevices = sim.wsDeviceIds;
+      info.simulatorPid = supervised.at(-1)!.pid();
+    }
   }
   info.ready = true;
   writeStack(paths, info);
@@ -197,25 +233,50 @@ async function waitUntilReady(urls: string[], print: (line: string) => void): Pr
   }
 }
 
-/** A small tracker fleet, registered in the local database, so data flows from the first minute. */
-function simulatorManifest(root: string, databaseUrl: string, trackers: number): ServiceManifest {
+const SIM_SEED = 'fleetwire';
+
+/**
+ * A small fleet so data flows from the first minute: trackers registered in the local database, and
+ * WebSocket gateways that provision themselves through edge-ws with the local fleet key (their
+ * credentials stay in .fleetwire/state/simulator, so a restarted stack reuses them).
+ */
+async function simulatorManifest(
+  root: string,
+  databaseUrl: string,
+  provisioningKey: string,
+  settings: { simTrackers: number; simWsDevices: number },
+  print: (line: string) => void,
+): Promise<{ manifest: ServiceManifest; trackers: number; wsDeviceIds: string[] } | undefined> {
+  const edgeWs = discoverServices(root).find((m) => m.name === 'edge-ws');
+  let wsDevices = settings.simWsDevices;
+  if (wsDevices > 0 && !edgeWs) {
+    print('no edge-ws service: the simulated fleet has no WebSocket gateways');
+    wsDevices = 0;
+  }
+  if (wsDevices > 0 && !(await ensureProvisioningKey(databaseUrl, provisioningKey))) {
+    print('the registry has no provisioning_keys table: the simulated fleet has no WebSocket gateways');
+    wsDevices = 0;
+  }
+  const trackers = settings.simTrackers;
+  if (trackers === 0 && wsDevices === 0) return undefined;
+  const wsUrl = `http://127.0.0.1:${edgeWs?.env.FW_WS_PORT ?? '8090'}`;
   return {
-    name: 'sim',
-    dir: path.join(root, 'packages/simulator'),
-    entry: path.join(root, 'packages/simulator/src/main.ts'),
-    args: [
-      '--trackers',
-      String(trackers),
-      '--register',
-      '--database-url',
-      databaseUrl,
-      '--log-level',
-      'info',
-    ],
-    httpPort: 0,
-    order: 1000,
-    env: {},
-    endpoints: [],
+    trackers,
+    wsDeviceIds: wsDeviceIds(SIM_SEED, wsDevices),
+    manifest: {
+      name: 'sim',
+      dir: path.join(root, 'packages/simulator'),
+      entry: path.join(root, 'packages/simulator/src/main.ts'),
+      args: [
+        ...['--seed', SIM_SEED, '--trackers', String(trackers), '--register', '--database-url', databaseUrl],
+        ...['--ws-devices', String(wsDevices), '--ws-url', wsUrl, '--log-level', 'info'],
+      ],
+      httpPort: 0,
+      order: 1000,
+      // In the environment rather than the arguments, so that it does not show in the process list.
+      env: { FW_SIM_PROVISIONING_KEY: provisioningKey },
+      endpoints: [],
+    },
   };
 }
 
@@ -287,12 +348,25 @@ export function summary(info: StackInfo): string {
     for (const e of s.endpoints) lines.push(`  ${''.padEnd(18)} ${e}`);
   }
   if (info.services.length === 0) lines.push('  (no services yet)');
+  lines.push(...simulatedFleetLines(info));
+  lines.push(`  API key (x-api-key, development only): ${info.apiKey}`);
+  lines.push('  ./fleetwire status · ./fleetwire down', '');
+  return lines.join('\n');
+}
+
+/** What the simulator runs: the tracker count and every gateway id (commands need the ids). */
+export function simulatedFleetLines(info: StackInfo): string[] {
+  const lines: string[] = [];
   if (info.simulatedTrackers) {
     lines.push(
       `  simulated fleet    ${info.simulatedTrackers} Teltonika trackers (FW_SIM_TRACKERS; up --no-sim for none)`,
     );
   }
-  lines.push(`  API key (x-api-key, development only): ${info.apiKey}`);
-  lines.push('  ./fleetwire status · ./fleetwire down', '');
-  return lines.join('\n');
+  const gateways = info.simulatedWsDevices ?? [];
+  if (gateways.length > 0) {
+    const shown =
+      gateways.length <= 10 ? gateways.join(', ') : `${gateways.slice(0, 3).join(', ')} … ${gateways.at(-1)}`;
+    lines.push(`  simulated fleet    ${gateways.length} WebSocket gateways (FW_SIM_WS_DEVICES): ${shown}`);
+  }
+  return lines;
 }

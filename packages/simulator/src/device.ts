@@ -1,8 +1,8 @@
 /**
- * A simulated device of any kind. Trackers (Teltonika over TCP) exist now; WebSocket devices will
- * be a second kind driven by the same fleet runner, reporting into the same FleetStats.
+ * A simulated device of any kind: Teltonika trackers over TCP and WebSocket gateways, driven by the
+ * same fleet runner and reporting into the same FleetStats.
  */
-export const DEVICE_KIND = { TRACKER: 'tracker' } as const;
+export const DEVICE_KIND = { TRACKER: 'tracker', WS: 'ws' } as const;
 export type DeviceKind = (typeof DEVICE_KIND)[keyof typeof DEVICE_KIND];
 
 export const DEVICE_STATE = {
@@ -15,7 +15,7 @@ export const DEVICE_STATE = {
 export type DeviceState = (typeof DEVICE_STATE)[keyof typeof DEVICE_STATE];
 
 export interface Device {
-  /** The id the platform knows the device by (an IMEI for trackers). */
+  /** The id the platform knows the device by (an IMEI for trackers, e.g. `gw-fleetwire-0001` for gateways). */
   readonly id: string;
   readonly kind: DeviceKind;
   readonly state: DeviceState;

@@ -1,3 +1,6 @@
+export type { DeviceSession, HttpTarget, SessionRequest, UploadedLog } from './adapters/device-http.ts';
+export { EdgeRefusal, startSession, uploadLog } from './adapters/device-http.ts';
+export { simulatorStateDir } from './adapters/local-stack.ts';
 export { registerTrackers } from './adapters/registry.ts';
 export type { BackoffOptions } from './backoff.ts';
 export { Backoff, DEFAULT_BACKOFF } from './backoff.ts';
@@ -8,7 +11,7 @@ export { DEFAULT_FLEET_OPTIONS, fleetImeis, runFleet } from './fleet.ts';
 export { imeiFor, isValidImei, luhnCheckDigit, MAX_FLEET_SIZE } from './imei.ts';
 export type { Random } from './random.ts';
 export { poisson, seededRandom } from './random.ts';
-export type { StatsSnapshot } from './stats.ts';
+export type { FleetSize, StatsSnapshot } from './stats.ts';
 export { FleetStats, formatSummary } from './stats.ts';
 export type { CommandOutcome, TrackerFacts } from './tracker/commands.ts';
 export { answerCommand } from './tracker/commands.ts';
@@ -20,3 +23,23 @@ export type { GeoPoint, VehicleOptions, VehicleSnapshot } from './tracker/vehicl
 export { DEFAULT_CENTRE, DEFAULT_RADIUS_KM, Vehicle } from './tracker/vehicle.ts';
 export type { ServerMessage } from './tracker/wire.ts';
 export { ServerStreamParser } from './tracker/wire.ts';
+export type {
+  CommandChannel,
+  CommandOutcome as WsCommandOutcome,
+  GatewayActions,
+  GatewayParameters,
+} from './ws/commands.ts';
+export { handleCommand, WS_COMMAND } from './ws/commands.ts';
+export { CREDENTIALS_FILE, CredentialStore } from './ws/credentials.ts';
+export type { DeviceLogEntry } from './ws/device-log.ts';
+export { DeviceLogFile } from './ws/device-log.ts';
+export type { FaultTick } from './ws/faults.ts';
+export { FAULT_LAMBDA, FAULT_MAX_K, FAULT_TICK, FaultInjector } from './ws/faults.ts';
+export type { GatewayIdentity } from './ws/identity.ts';
+export { fleetIdentity, hostIdentity, wsDeviceId, wsDeviceIds } from './ws/identity.ts';
+export type { GatewaySample } from './ws/sensors.ts';
+export { GatewaySensors } from './ws/sensors.ts';
+export type { WsDeviceDeps, WsDeviceObserver, WsDeviceSettings } from './ws/simulated-ws-device.ts';
+export { DEFAULT_WS_DEVICE_SETTINGS, SimulatedWsDevice } from './ws/simulated-ws-device.ts';
+export type { EdgeMessage } from './ws/wire.ts';
+export { readEdgeMessage, SUBPROTOCOL } from './ws/wire.ts';

@@ -1,7 +1,7 @@
-// `./fleetwire sim`: a simulated fleet against the local stack (or any edge-tcp), until Ctrl-C.
+// `./fleetwire sim`: a simulated fleet against the local stack (or any edge-tcp / edge-ws), until Ctrl-C.
 import { createLogger } from '@fleetwire/runtime';
 import { readLocalStack } from './adapters/local-stack.ts';
-import { runFleet } from './fleet.ts';
+import { type Fleet, runFleet } from './fleet.ts';
 import { type CliOptions, parseCliOptions, USAGE } from './options.ts';
 import { startSummary } from './summary.ts';
 
@@ -31,16 +31,20 @@ export async function simCli(argv: string[]): Promise<number> {
     }
     register = { databaseUrl, tenant: cli.tenant };
   }
-  const fleet = await runFleet({ ...cli.fleet, log, ...(register ? { register } : {}) }).catch((e: Error) => {
+  // The key may come from the environment so that it does not show in the process list.
+  const provisioningKey = cli.fleet.provisioningKey ?? process.env.FW_SIM_PROVISIONING_KEY;
+  const input = {
+    ...cli.fleet,
+    log,
+    ...(register ? { register } : {}),
+    ...(provisioningKey ? { provisioningKey } : {}),
+  };
+  const fleet = await runFleet(input).catch((e: Error) => {
     err(`the fleet did not start: ${e.message}`);
     return undefined;
   });
   if (!fleet) return 1;
-  const f = fleet.trackers[0];
-  err(
-    `simulating ${fleet.devices.length} tracker(s)${f ? ` (first IMEI ${f.id})` : ''}` +
-      `${register ? `, registered in tenant ${register.tenant}` : ''}; Ctrl-C stops`,
-  );
+  err(`simulating ${describeFleet(fleet, register?.tenant)}; Ctrl-C stops`);
   const summary = startSummary(fleet, err, process.stderr.isTTY ? SUMMARY_EVERY_MS_TTY : SUMMARY_EVERY_MS);
   const stop = () => void fleet.stop();
   process.once('SIGINT', stop);
@@ -48,6 +52,23 @@ export async function simCli(argv: string[]): Promise<number> {
   await fleet.done;
   summary.stop();
   return 0;
+}
+
+function describeFleet(fleet: Fleet, registeredIn: string | undefined): string {
+  const parts: string[] = [];
+  const t = fleet.trackers;
+  if (t.length > 0 || fleet.wsDevices.length === 0) {
+    parts.push(
+      `${t.length} tracker(s)${t[0] ? ` (first IMEI ${t[0].id})` : ''}` +
+        `${registeredIn ? `, registered in tenant ${registeredIn}` : ''}`,
+    );
+  }
+  const g = fleet.wsDevices;
+  if (g.length > 0) {
+    const ids = g.length <= 5 ? g.map((d) => d.id).join(', ') : `${g[0]!.id} … ${g.at(-1)!.id}`;
+    parts.push(`${g.length} WebSocket gateway(s) (${ids})`);
+  }
+  return parts.join(' and ');
 }
 
 if (import.meta.main) process.exit(await simCli(process.argv.slice(2)));

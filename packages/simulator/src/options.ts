@@ -4,7 +4,8 @@ import type { FleetInput } from './fleet.ts';
 
 export const USAGE = `usage: ./fleetwire sim [options]
 
-Runs a simulated fleet of Teltonika trackers against edge-tcp until Ctrl-C.
+Runs a simulated fleet of Teltonika trackers (against edge-tcp) and WebSocket gateways (against
+edge-ws) until Ctrl-C.
 
   --trackers N             trackers in the fleet (default 10)
   --host HOST              edge-tcp host (default 127.0.0.1)
@@ -23,6 +24,12 @@ Runs a simulated fleet of Teltonika trackers against edge-tcp until Ctrl-C.
   --faults                 drop connections at random (P(Poisson(5) <= 2) per interval)
   --centre LAT,LON         centre of the tracks (default 54.6872,25.2797, Vilnius)
   --radius-km KM           tracks stay within this distance of the centre (default 10)
+  --ws-devices N           WebSocket gateways in the fleet (default 0)
+  --ws-url URL             edge-ws base URL (default http://127.0.0.1:8090)
+  --provisioning-key KEY   fleet provisioning key for gateways without a credential yet
+                           (default: $FW_SIM_PROVISIONING_KEY)
+  --ws-interval DURATION   one telemetry record per gateway this often; 0 = none (default 10s)
+  --state-dir DIR          gateway credentials and JSON logs (default .fleetwire/state/simulator)
   --log-level LEVEL        ${LOG_LEVELS.join(', ')} (default warn)
   -h, --help               this text`;
 
@@ -66,6 +73,11 @@ export function parseCliOptions(argv: string[]): CliOptions {
       faults: { type: 'boolean' },
       centre: { type: 'string' },
       'radius-km': { type: 'string' },
+      'ws-devices': { type: 'string' },
+      'ws-url': { type: 'string' },
+      'provisioning-key': { type: 'string' },
+      'ws-interval': { type: 'string' },
+      'state-dir': { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -95,7 +107,8 @@ export function parseCliOptions(argv: string[]): CliOptions {
     }
   };
   const tracker: NonNullable<FleetInput['tracker']> = {};
-  const fleet: FleetInput = { tracker };
+  const ws: NonNullable<FleetInput['ws']> = {};
+  const fleet: FleetInput = { tracker, ws };
   const assign = <K extends keyof FleetInput>(key: K, value: FleetInput[K] | undefined) => {
     if (value !== undefined) fleet[key] = value;
   };
@@ -147,6 +160,26 @@ export function parseCliOptions(argv: string[]): CliOptions {
   const heartbeat = read('heartbeat', values.heartbeat, duration(0), 'a duration such as 60s, or 0 for none');
   if (heartbeat !== undefined) tracker.heartbeatMs = heartbeat;
   if (values.faults) tracker.faults = true;
+  assign(
+    'wsDevices',
+    read('ws-devices', values['ws-devices'], int(0, 1_000_000), 'an integer between 0 and 1000000'),
+  );
+  assign('wsUrl', read('ws-url', values['ws-url'], httpUrl, 'an http:// or https:// URL'));
+  assign(
+    'provisioningKey',
+    read('provisioning-key', values['provisioning-key'], (s) => (s.length > 0 ? s : undefined), 'a key'),
+  );
+  assign(
+    'stateDir',
+    read('state-dir', values['state-dir'], (s) => (s.length > 0 ? s : undefined), 'a folder'),
+  );
+  const wsInterval = read(
+    'ws-interval',
+    values['ws-interval'],
+    (raw) => (raw === '0' ? 0 : duration(100)(raw)),
+    'a duration of at least 100ms such as 10s, or 0 for none',
+  );
+  if (wsInterval !== undefined) ws.telemetryIntervalMs = wsInterval;
   const logLevel = read(
     'log-level',
     values['log-level'],
@@ -165,6 +198,15 @@ export function parseCliOptions(argv: string[]): CliOptions {
     logLevel: logLevel ?? 'warn',
     help: values.help ?? false,
   };
+}
+
+function httpUrl(raw: string): string | undefined {
+  try {
+    const url = new URL(raw);
+    return ['http:', 'https:'].includes(url.protocol) ? raw : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function parseCentre(raw: string): { lat: number; lon: number } | undefined {

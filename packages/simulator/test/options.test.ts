@@ -38,12 +38,43 @@ describe('./fleetwire sim options', () => {
 
   it('leaves defaults to runFleet when nothing is given', () => {
     expect(parseCliOptions([])).toEqual({
-      fleet: { tracker: {} },
+      fleet: { tracker: {}, ws: {} },
       register: false,
       tenant: 'default',
       logLevel: 'warn',
       help: false,
     });
+  });
+
+  it('reads the WebSocket gateway options', () => {
+    const o = parseCliOptions([
+      '--trackers',
+      '0',
+      '--ws-devices',
+      '3',
+      '--ws-url',
+      'https://edge.example:8443',
+      '--provisioning-key',
+      'fwp_key',
+      '--ws-interval',
+      '0',
+      '--state-dir',
+      '/tmp/sim',
+    ]);
+    expect(o.fleet).toMatchObject({
+      trackers: 0,
+      wsDevices: 3,
+      wsUrl: 'https://edge.example:8443',
+      provisioningKey: 'fwp_key',
+      stateDir: '/tmp/sim',
+      ws: { telemetryIntervalMs: 0 },
+    });
+    expect(() => parseCliOptions(['--ws-url', 'ftp://x'])).toThrow(/--ws-url expects an http/);
+    expect(() => parseCliOptions(['--ws-devices', 'many'])).toThrow(/--ws-devices/);
+    expect(() => parseCliOptions(['--ws-interval', '5ms'])).toThrow(
+      /--ws-interval expects a duration of at least 100ms/,
+    );
+    expect(parseCliOptions(['--ws-interval', '2s']).fleet.ws).toEqual({ telemetryIntervalMs: 2_000 });
   });
 
   it('names every bad option at once', () => {

@@ -8,11 +8,19 @@ export interface LocalStack {
   file: string;
 }
 
-/** Finds the running local stack the way packages/devstack does (FW_HOME, else FW_ROOT/.fleetwire). */
-export function readLocalStack(): LocalStack | undefined {
+/** The local stack's state folder, found the way packages/devstack does (FW_HOME, else FW_ROOT/.fleetwire). */
+function stateDir(): string {
   const root = process.env.FW_ROOT ?? path.resolve(fileURLToPath(new URL('../../../..', import.meta.url)));
-  const home = process.env.FW_HOME ?? path.join(root, '.fleetwire');
-  const file = path.join(home, 'state', 'stack.json');
+  return path.join(process.env.FW_HOME ?? path.join(root, '.fleetwire'), 'state');
+}
+
+/** Where the simulator keeps what must outlive a run: gateway credentials and JSON logs. */
+export function simulatorStateDir(): string {
+  return path.join(stateDir(), 'simulator');
+}
+
+export function readLocalStack(): LocalStack | undefined {
+  const file = path.join(stateDir(), 'stack.json');
   if (!fs.existsSync(file)) return undefined;
   const info = JSON.parse(fs.readFileSync(file, 'utf8')) as { postgres?: { url?: string } };
   const postgresUrl = info.postgres?.url;

@@ -1,0 +1,151 @@
+/**
+ * What both WebSocket benchmarks need: gateways registered with credentials (as the REST API would
+ * issue them), load-generator processes holding their connections, and the edge's memory.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { hashSecret, type LogLevel, newSecret, SECRET_KIND } from '@fleetwire/runtime';
+import { CredentialStore, type StatsSnapshot, wsDeviceIds } from '@fleetwire/simulator';
+import type postgres from 'postgres';
+import type { ConnectReport, FromLoad, LoadConfig, MemoryFigures, ToLoad } from './ws-load-process.ts';
+
+export const GATEWAY_SEED = 'bench';
+
+/**
+ * Registers `count` ws devices with fresh credentials (hashes in `devices`, as the API stores them)
+ * and writes the clear credentials where the simulator looks for them (`<stateDir>/ws-credentials.json`).
+ */
+export async function registerGateways(
+  sql: postgres.Sql,
+  stateDir: string,
+  count: number,
+): Promise<string[]> {
+  const ids = wsDeviceIds(GATEWAY_SEED, count);
+  const credentials = ids.map(() => newSecret(SECRET_KIND.DEVICE_CREDENTIAL));
+  const store = CredentialStore.open(stateDir);
+  for (const [i, id] of ids.entries()) store.set(id, credentials[i]!);
+  store.flush();
+  await sql`
+    insert into devices (tenant_id, id, kind, credential_hash, credential_issued_at)
+    select 'default', d.id, 'ws', d.hash, now()
+    from unnest(${ids}::text[], ${credentials.map(hashSecret)}::text[]) as d(id, hash)
+    on conflict do nothing`;
+  return ids;
+}
+
+export interface LoadOptions {
+  url: string;
+  stateDir: string;
+  count: number;
+  processes: number;
+  sourceAddresses: number;
+  /** Connecting at once, per process. */
+  inFlight: number;
+  logLevel?: LogLevel;
+  /** Write a V8 CPU profile of each load process into this folder. */
+  cpuProf?: string | undefined;
+}
+
+/** One forked load-generator process (bench/src/ws-load-process.ts). */
+export class LoadProcess {
+  readonly child: ChildProcess;
+  /** Every gateway's first connection accepted; with the process's memory before it started them. */
+  readonly connected: Promise<{ report: ConnectReport; baseline: MemoryFigures }>;
+  progress = 0;
+  #waiters: Array<{ type: FromLoad['type']; resolve: (m: FromLoad) => void }> = [];
+
+  constructor(config: LoadConfig, cpuProf?: string) {
+    const profile = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : [];
+    this.child = fork(path.join(import.meta.dirname, 'ws-load-process.ts'), [], {
+      execArgv: ['--disable-warning=ExperimentalWarning', '--expose-gc', ...profile],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.connected = new Promise((resolve, reject) => {
+      this.child.once('exit', (code) => reject(new Error(`load process exited (${code}) before connecting`)));
+      this.#wait('connected').then((m) => resolve(m as { report: ConnectReport; baseline: MemoryFigures }));
+    });
+    this.connected.catch(() => {});
+    this.child.on('message', (message: FromLoad) => {
+      if (message.type === 'progress') this.progress = message.connected;
+      const i = this.#waiters.findIndex((w) => w.type === message.type);
+      if (i >= 0) this.#waiters.splice(i, 1)[0]!.resolve(message);
+    });
+    this.#send({ type: 'start', config });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** The process's counters, and its memory after a full GC. */
+  async stats(): Promise<{ stats: StatsSnapshot; memory: MemoryFigures }> {
+    const answer = this.#wait('stats');
+    this.#send({ type: 'stats' });
+    return (await answer) as { stats: StatsSnapshot; memory: MemoryFigures };
+  }
+
+  /** Closes every connection of the process and waits for it to exit; resolves with its last counters. */
+  async stop(): Promise<StatsSnapshot | undefined> {
+    if (this.child.exitCode !== null || !this.child.connected) return undefined;
+    const answer = this.#wait('stopped');
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.#send({ type: 'stop' });
+    const stopped = (await Promise.race([answer, exited])) as { stats?: StatsSnapshot } | undefined;
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+    return stopped?.stats;
+  }
+
+  #send(message: ToLoad): void {
+    this.child.send(message);
+  }
+
+  #wait(type: FromLoad['type']): Promise<FromLoad> {
+    return new Promise((resolve) => this.#waiters.push({ type, resolve }));
+  }
+}
+
+/** Splits the fleet evenly over `processes` load processes. */
+export function startLoad(opts: LoadOptions): LoadProcess[] {
+  const per = Math.ceil(opts.count / opts.processes);
+  const loads: LoadProcess[] = [];
+  for (let p = 0; p < opts.processes; p++) {
+    const from = p * per;
+    const to = Math.min(opts.count, from + per);
+    if (from >= to) break;
+    loads.push(
+      new LoadProcess(
+        {
+          url: opts.url,
+          stateDir: opts.stateDir,
+          seed: GATEWAY_SEED,
+          from,
+          to,
+          sourceAddresses: opts.sourceAddresses,
+          inFlight: opts.inFlight,
+          logLevel: opts.logLevel ?? 'error',
+        },
+        opts.cpuProf,
+      ),
+    );
+  }
+  return loads;
+}
+
+/** Resident memory of a process from /proc, in bytes. */
+export function rssOf(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+  return kb === undefined ? Number.NaN : Number(kb) * 1024;
+}
+
+/** The V8 heap in use by a service, from its /metrics (prom-client default metrics). */
+export async function heapUsedOf(opsUrl: string): Promise<number> {
+  const text = await (await fetch(`${opsUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('fleetwire_nodejs_heap_size_used_bytes'));
+  return line ? Number(line.split(' ').at(-1)) : Number.NaN;
+}
+
+export const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+export const kib = (bytes: number) => `${(bytes / 1024).toFixed(2)} KiB`;
