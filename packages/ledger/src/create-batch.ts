@@ -5,7 +5,7 @@ import type { NormalisedCreate } from './create-input.ts';
 import { LEDGER_ERROR, LedgerError } from './errors.ts';
 import type { LedgerTx } from './ledger-tx.ts';
 import { OPEN_STATES } from './states.ts';
-import type { Queryable } from './transition-sql.ts';
+import { jsonRows, type Queryable } from './transition-sql.ts';
 
 /** One create request, validated and hashed, waiting for its batch. */
 export interface CreateItem {
@@ -116,8 +116,7 @@ function unknownDevice(item: CreateItem): LedgerError {
 
 /** Per item: is its device registered, and which command its idempotency key names (if any). */
 async function lookup(sql: Queryable, items: readonly CreateItem[]): Promise<LookupRow[]> {
-  const input = items.map((item, ord) => ({
-    ord,
+  const input = items.map((item) => ({
     tenant_id: item.tenant,
     device_id: item.request.deviceId,
     idempotency_key: item.key,
@@ -126,11 +125,9 @@ async function lookup(sql: Queryable, items: readonly CreateItem[]): Promise<Loo
     select i.ord as i_ord,
       exists (select 1 from devices d where d.tenant_id = i.tenant_id and d.id = i.device_id) as device_known,
       c.*
-    from (
-      select * from json_to_recordset(${JSON.stringify(input)}::text::json)
-        as i(ord int, tenant_id text, device_id text, idempotency_key text)
-      limit ${input.length}) i
-    left join commands c on c.tenant_id = i.tenant_id and c.idempotency_key = i.idempotency_key`;
+    from ${jsonRows(sql, input, 'tenant_id text, device_id text, idempotency_key text')} i
+    left join commands c on c.tenant_id = i.tenant_id and c.idempotency_key = i.idempotency_key
+      and c.idempotency_key is not null`;
 }
 
 /**
@@ -146,12 +143,11 @@ async function insertCommands(
 ): Promise<Array<CommandView | undefined>> {
   if (items.length === 0) return [];
   const ids = items.map(() => randomUUID()).sort();
-  const input = items.map((item, ord) => {
+  const input = items.map((item, n) => {
     const r = item.request;
     return {
-      ord,
       tenant_id: item.tenant,
-      id: ids[ord],
+      id: ids[n],
       device_id: r.deviceId,
       name: r.name,
       args: r.args,
@@ -164,36 +160,31 @@ async function insertCommands(
       request_hash: item.key === null ? null : item.hash,
     };
   });
-  const rows = await work.sql<(CommandRow & { t_seq: string })[]>`
-    with input as (
-      select * from json_to_recordset(${JSON.stringify(input)}::text::json) as i(
-        ord int, tenant_id text, id text, device_id text, name text, args jsonb, command_text text,
-        metadata jsonb, max_attempts int, attempt_timeout_ms int, ttl_ms bigint,
-        idempotency_key text, request_hash text)
-    ),
-    inserted as (
+  const columns = `tenant_id text, id text, device_id text, name text, args jsonb, command_text text,
+    metadata jsonb, max_attempts int, attempt_timeout_ms int, ttl_ms bigint, idempotency_key text,
+    request_hash text`;
+  // The transition's seq comes from its sequence in the RETURNING: no join finds the row again.
+  const rows = await work.sql<(CommandRow & { t_next_seq: unknown; t_seq: string })[]>`
+    with inserted as (
       insert into commands (
         tenant_id, id, device_id, name, args, command_text, metadata, state,
         max_attempts, attempt_timeout_ms, expires_at, idempotency_key, request_hash)
       select tenant_id, id, device_id, name, args, command_text, metadata, 'queued',
         max_attempts, attempt_timeout_ms, now() + ttl_ms * interval '1 millisecond', idempotency_key, request_hash
-      from input order by ord
+      from ${jsonRows(work.sql, input, columns)} i order by ord
       on conflict (tenant_id, idempotency_key) where idempotency_key is not null do nothing
-      returning *
+      returning *, nextval('command_transitions_seq_seq') as t_next_seq
     ),
     recorded as (
-      insert into command_transitions (tenant_id, command_id, state, attempt)
-      select tenant_id, id, state, attempts from inserted
-      returning tenant_id, command_id, seq
+      insert into command_transitions (tenant_id, command_id, seq, state, attempt)
+      select tenant_id, id, t_next_seq, state, attempts from inserted
     )
-    select ins.*, r.seq::text as t_seq
-    from inserted ins join recorded r on r.tenant_id = ins.tenant_id and r.command_id = ins.id
-    order by ins.id`;
+    select *, t_next_seq::text as t_seq from inserted`;
   const byId = new Map(rows.map((row) => [row.id, row]));
   return input.map((i) => {
     const row = byId.get(i.id!);
     if (!row) return undefined;
-    const { t_seq, ...command } = row;
+    const { t_seq, t_next_seq: _, ...command } = row;
     return work.record(command, t_seq);
   });
 }
@@ -217,9 +208,7 @@ async function supersedeOlder(
   const victims = await sql<{ tenant_id: string; id: string; by_id: string }[]>`
     with newer as (
       select c.tenant_id, c.device_id, c.command_text, c.id, c.created_at
-      from (
-        select * from json_to_recordset(${JSON.stringify(newer)}::text::json) as n(tenant_id text, id text)
-        limit ${newer.length}) n
+      from ${jsonRows(sql, newer, 'tenant_id text, id text')} n
       join commands c on c.tenant_id = n.tenant_id and c.id = n.id
     )
     select o.tenant_id, o.id, (

@@ -91,13 +91,10 @@ export class LedgerTx {
     return views;
   }
 
-  /** Locks the oldest open command of a device (SKIP LOCKED: a head locked elsewhere is reported, not waited for). */
-  async lockHead(tenant: TenantId, deviceId: DeviceId): Promise<DeviceHead> {
-    const [head] = await this.lockHeads([{ tenant, deviceId }]);
-    return head ?? { kind: 'idle' };
-  }
-
-  /** `lockHead` for many devices in one statement; the result is aligned with `devices`. */
+  /**
+   * Locks the oldest open command of each device in one statement (SKIP LOCKED: a head another
+   * transaction holds is reported as busy, not waited for); the result is aligned with `devices`.
+   */
   async lockHeads(devices: readonly DeviceRef[]): Promise<DeviceHead[]> {
     const rows = await lockHeadRows(this.#sql, devices);
     const byDevice = new Map(rows.map((r) => [`${r.w_tenant}/${r.w_device}`, r]));

@@ -170,11 +170,6 @@ export class CommandLedger {
     return this.#change(tenant, id, { to: 'expired', error: 'expired: no answer before its time to live' });
   }
 
-  /** Commands of a device waiting for an answer (sent or delivered), oldest first. */
-  async awaitingAnswer(tenant: TenantId, deviceId: DeviceId): Promise<CommandView[]> {
-    return this.awaitingAnswers([{ tenant, deviceId }], []);
-  }
-
   /**
    * In one query: the commands of these devices waiting for an answer (sent or delivered), plus
    * those of the named commands that are still queued (an answer can overtake the commit that marks

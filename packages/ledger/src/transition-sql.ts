@@ -9,11 +9,6 @@ import { ALLOWED_FROM, isTerminal, OPEN_STATES } from './states.ts';
  * The ledger's set-based statements. Each one is a single statement that changes any number of
  * commands, writes their transition rows (the outbox) and reports what the caller needs next, so a
  * change costs one round trip however many commands it touches and needs no BEGIN/COMMIT of its own.
- * Inputs travel as one JSON parameter (`json_to_recordset`): one prepared statement whatever the
- * batch size, and no per-element escaping in JavaScript. The parameter is typed `text` and cast to
- * json in SQL; typed json, the driver would encode the already encoded string a second time. Each
- * input carries its row count as `LIMIT`: the planner otherwise assumes 100 rows from a JSON
- * function and, on a small table, scans `commands` instead of looking rows up by key.
  */
 
 /** A pool, or the connection of a transaction: the statements run on either. */
@@ -44,20 +39,47 @@ export type TransitionedRow = CommandRow & {
 const open = (sql: Queryable) => sql(OPEN_STATES as unknown as string[]);
 
 /**
- * "Other open commands of this device", evaluated in the statement's snapshot: the commands this
- * statement changed still look open there, so they are judged by their new state instead.
+ * The rows of an input array as a table, `ord` being each row's position: one JSON parameter
+ * (`json_to_recordset`), so one prepared statement whatever the batch size and no per-element
+ * escaping in JavaScript. The parameter is typed `text` and cast in SQL; typed json, the driver
+ * would encode the already encoded string a second time.
+ *
+ * The planner assumes 100 rows for a set-returning function, which on a small table makes scanning
+ * `commands` look cheaper than looking rows up by key. The always-true range on `ord` brings the
+ * estimate down to one row: every join is a key lookup whatever the table size, and the plan does
+ * not depend on the batch, so PostgreSQL plans the prepared statement once (an estimate that varied
+ * with the batch made it re-plan these statements on every execution).
  */
-function deviceHasOpen(sql: Queryable) {
+export function jsonRows(sql: Queryable, rows: readonly object[], columns: string) {
+  const withOrd = rows.map((row, ord) => ({ ...row, ord }));
+  return sql`(
+    select * from json_to_recordset(${JSON.stringify(withOrd)}::text::json) as r(ord int, ${sql.unsafe(columns)})
+    where r.ord between 0 and 2147483647)`;
+}
+
+/**
+ * The transition rows of the commands in the CTE `changed`, and for terminal ones whether the device
+ * has other open commands. `changed` returns each row's `t_detail` and its `t_next_seq`, taken from
+ * the column's sequence in the RETURNING so that no join has to find the inserted row again. The
+ * statement's snapshot still shows the commands it changed in their old state, so those are judged
+ * by their new one.
+ */
+function recordAndReport(sql: Queryable) {
   return sql`
-    case when ch.state in ${open(sql)} then false else (
-      exists (
-        select 1 from commands o
-        where o.tenant_id = ch.tenant_id and o.device_id = ch.device_id and o.state in ${open(sql)}
-          and not exists (select 1 from changed x where x.tenant_id = o.tenant_id and x.id = o.id))
-      or exists (
-        select 1 from changed x
-        where x.tenant_id = ch.tenant_id and x.device_id = ch.device_id and x.state in ${open(sql)})
-    ) end`;
+    recorded as (
+      insert into command_transitions (tenant_id, command_id, seq, state, attempt, detail)
+      select tenant_id, id, t_next_seq, state, attempts, t_detail from changed
+    )
+    select ch.*, ch.t_next_seq::text as t_seq,
+      case when ch.state in ${open(sql)} then false else (
+        exists (
+          select 1 from commands o
+          where o.tenant_id = ch.tenant_id and o.device_id = ch.device_id and o.state in ${open(sql)}
+            and (o.tenant_id, o.id) not in (select tenant_id, id from changed))
+        or (ch.tenant_id, ch.device_id) in (
+          select tenant_id, device_id from changed where state in ${open(sql)})
+      ) end as device_has_open
+    from changed ch`;
 }
 
 /**
@@ -72,13 +94,12 @@ export async function applyTransitions(
   requests: readonly TransitionRequest[],
 ): Promise<TransitionedRow[]> {
   const seen = new Set<string>();
-  const input = requests.map((r, ord) => {
+  const input = requests.map((r) => {
     const key = `${r.tenant}/${r.commandId}`;
     if (seen.has(key)) throw new Error(`command ${r.commandId} appears twice in one transition batch`);
     seen.add(key);
     const c = r.change;
     return {
-      ord,
       tenant_id: r.tenant,
       id: r.commandId,
       to_state: c.to,
@@ -92,13 +113,10 @@ export async function applyTransitions(
     };
   });
   if (input.length === 0) return [];
+  const columns = `tenant_id text, id text, to_state text, allowed text[], terminal boolean,
+    attempts int, expect_attempts int, response text, error text, detail text`;
   return sql<TransitionedRow[]>`
-    with input as (
-      select * from json_to_recordset(${JSON.stringify(input)}::text::json) as i(
-        ord int, tenant_id text, id text, to_state text, allowed text[], terminal boolean,
-        attempts int, expect_attempts int, response text, error text, detail text)
-      limit ${input.length}
-    ),
+    with input as materialized ${jsonRows(sql, input, columns)},
     target as materialized (
       select c.tenant_id, c.id from commands c join input i on c.tenant_id = i.tenant_id and c.id = i.id
       order by c.tenant_id, c.id
@@ -117,15 +135,9 @@ export async function applyTransitions(
       where c.tenant_id = i.tenant_id and c.id = i.id
         and c.state = any(i.allowed)
         and (i.expect_attempts is null or c.attempts = i.expect_attempts)
-      returning c.*, i.ord as t_ord, i.detail as t_detail
+      returning c.*, i.ord as t_ord, i.detail as t_detail, nextval('command_transitions_seq_seq') as t_next_seq
     ),
-    recorded as (
-      insert into command_transitions (tenant_id, command_id, state, attempt, detail)
-      select tenant_id, id, state, attempts, t_detail from changed
-      returning tenant_id, command_id, seq
-    )
-    select ch.*, r.seq::text as t_seq, ${deviceHasOpen(sql)} as device_has_open
-    from changed ch join recorded r on r.tenant_id = ch.tenant_id and r.command_id = ch.id
+    ${recordAndReport(sql)}
     order by ch.t_ord`;
 }
 
@@ -145,15 +157,9 @@ export async function expireDueRows(sql: Queryable, limit: number): Promise<Tran
         error = 'expired: no answer before ' || to_char(c.expires_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
       from due
       where c.tenant_id = due.tenant_id and c.id = due.id and c.state in ${open(sql)}
-      returning c.*
+      returning c.*, 0 as t_ord, c.error as t_detail, nextval('command_transitions_seq_seq') as t_next_seq
     ),
-    recorded as (
-      insert into command_transitions (tenant_id, command_id, state, attempt, detail)
-      select tenant_id, id, state, attempts, error from changed
-      returning tenant_id, command_id, seq
-    )
-    select ch.*, 0 as t_ord, r.seq::text as t_seq, ${deviceHasOpen(sql)} as device_has_open
-    from changed ch join recorded r on r.tenant_id = ch.tenant_id and r.command_id = ch.id
+    ${recordAndReport(sql)}
     order by ch.expires_at`;
 }
 
@@ -178,10 +184,7 @@ export async function lockHeadRows(sql: Queryable, devices: readonly DeviceRef[]
   if (devices.length === 0) return [];
   const wanted = devices.map((d) => ({ tenant_id: d.tenant, device_id: d.deviceId }));
   return sql<HeadRow[]>`
-    with wanted as (
-      select * from json_to_recordset(${JSON.stringify(wanted)}::text::json) as w(tenant_id text, device_id text)
-      limit ${wanted.length}
-    ),
+    with wanted as materialized ${jsonRows(sql, wanted, 'tenant_id text, device_id text')},
     heads as (
       select w.tenant_id, w.device_id, (
         select c.id from commands c
@@ -215,15 +218,12 @@ export async function awaitingRows(
   const ids = distinct(named.map((n) => ({ tenant_id: n.tenant, id: n.commandId })));
   return sql<CommandRow[]>`
     select c.* from commands c
-    join (
-      select * from json_to_recordset(${JSON.stringify(wanted)}::text::json) as w(tenant_id text, device_id text)
-      limit ${wanted.length}) w on c.tenant_id = w.tenant_id and c.device_id = w.device_id
+    join ${jsonRows(sql, wanted, 'tenant_id text, device_id text')} w
+      on c.tenant_id = w.tenant_id and c.device_id = w.device_id
     where c.state in ('sent', 'delivered')
     union all
     select c.* from commands c
-    join (
-      select * from json_to_recordset(${JSON.stringify(ids)}::text::json) as n(tenant_id text, id text)
-      limit ${ids.length}) n on c.tenant_id = n.tenant_id and c.id = n.id
+    join ${jsonRows(sql, ids, 'tenant_id text, id text')} n on c.tenant_id = n.tenant_id and c.id = n.id
     where c.state = 'queued'
     order by created_at, id`;
 }

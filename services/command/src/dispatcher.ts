@@ -101,12 +101,6 @@ export class Dispatcher {
     });
   }
 
-  /** Looks at one device's queue and moves it forward as far as it can now. */
-  async dispatchDevice(tenant: TenantId, deviceId: DeviceId): Promise<ItemOutcome> {
-    const [outcome] = await this.dispatchDevices([{ tenant, deviceId }]);
-    return outcome!;
-  }
-
   /** Moves every device's queue forward as far as it can now, in one transaction; aligned with `devices`. */
   dispatchDevices(devices: readonly DeviceWork[]): Promise<ItemOutcome[]> {
     return this.#deps.ledger.unitOfWork(async (work) => {

@@ -58,7 +58,8 @@ export const command: ServiceDefinition<typeof commandConfig, CommandInstance> =
     const topology = jetStreamTopology({ root: config.subjectRoot });
     const consumers = commandConsumers(topology);
     const metrics = commandMetrics(ctx.metrics);
-    const publisher = new JetStreamPublisher(nats.nc);
+    // A batch's state events are published in one event-loop turn: one socket write for all of them.
+    const publisher = new JetStreamPublisher(nats.nc, { coalesceWrites: true });
     const ledger = new CommandLedger({
       sql: ctx.sql!,
       publisher,

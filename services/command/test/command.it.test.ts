@@ -53,12 +53,33 @@ describe('command dispatcher with edge-tcp and real trackers (real NATS and Post
   const until = (id: string, state: string, timeoutMs?: number) =>
     eventually(async () => ((await stateOf(id)) === state ? true : undefined), timeoutMs);
   const eventsOf = (id: string) => events.filter((e) => e.commandId === id).map((e) => e.state);
+  /** Where a state comes in a command's life, for events of one moment and attempt. */
+  const STAGE: Record<string, number> = { queued: 0, sent: 1, delivered: 2 };
+  /**
+   * A command's events in the order of its transitions, as the README tells consumers to read them
+   * (`at`, then `attempt`): two writers publish independently, so an answer that overtook the commit
+   * of `sent` may announce `completed` first.
+   */
+  const transitionsOf = (id: string) =>
+    events
+      .filter((e) => e.commandId === id)
+      .sort(
+        (a, b) =>
+          a.at - b.at || (a.attempt ?? 0) - (b.attempt ?? 0) || (STAGE[a.state] ?? 3) - (STAGE[b.state] ?? 3),
+      )
+      .map((e) => e.state);
   /** Events arrive just after the commit that made them: wait for as many as expected, then compare. */
   async function expectEvents(id: string, expected: string[]) {
     await eventually(async () => (eventsOf(id).length >= expected.length ? true : undefined), 5_000).catch(
       () => {},
     );
-    expect(eventsOf(id)).toEqual(expected);
+    expect(transitionsOf(id)).toEqual(expected);
+  }
+  /** How often the dispatcher found a device offline. */
+  async function offlineAttempts(): Promise<number> {
+    const metric = service.ctx.metrics.getSingleMetric('fleetwire_command_dispatches_total');
+    const { values } = (await metric?.get()) ?? { values: [] };
+    return values.filter((v) => v.labels.outcome === 'offline').reduce((sum, v) => sum + v.value, 0);
   }
   async function tracker(imei: DeviceId, autoReply?: (text: string) => string | undefined) {
     const client = await TrackerClient.connect({ port: edge.instance.port, imei });
@@ -154,8 +175,11 @@ describe('command dispatcher with edge-tcp and real trackers (real NATS and Post
     await expect(create(device, 'setdigout 0?', { idempotencyKey: 'k-1' })).rejects.toMatchObject({
       code: 'IDEMPOTENCY_CONFLICT',
     });
+    const offlineBefore = await offlineAttempts();
     const b = await create(device, 'setdigout 1?', { supersede: true });
     expect(await stateOf(a.command.id)).toBe('superseded');
+    // The tracker comes online after the dispatcher found it offline (not during its login).
+    await eventually(async () => (await offlineAttempts()) > offlineBefore, 5_000, 'an offline attempt');
     const client = await tracker(device, () => 'DOUT1:1 DOUT2:0');
     await until(b.command.id, 'completed');
     expect(client.commands.map((c) => c.text)).toEqual(['setdigout 1?']);

@@ -363,6 +363,13 @@ export class TrackerConnection {
       this.#respondError(msg, DOWNLINK_ERROR.UNSUPPORTED, frame);
       return;
     }
+    // The downlink is subscribed before the login reply goes out: a command written now would reach
+    // the tracker ahead of its login byte. Ask the dispatcher to come back shortly instead.
+    if (this.#loginPending) {
+      metrics.commands.inc({ outcome: 'busy' });
+      this.#respondError(msg, DOWNLINK_ERROR.BUSY, 'tracker login still in progress');
+      return;
+    }
     if (this.#inFlight) {
       metrics.commands.inc({ outcome: 'busy' });
       this.#respondError(msg, DOWNLINK_ERROR.BUSY, `command ${this.#inFlight.commandId} is still in flight`);

@@ -17,6 +17,7 @@ import { notifierConsumers } from './consumers.ts';
 import { deliveryHandler } from './delivery.ts';
 import { type FanOutDeps, fanOutHandler, readCommandEvent, readTelemetryEvent } from './fan-out.ts';
 import { notifierMetrics } from './metrics.ts';
+import { SubscriberLookup } from './subscriber-lookup.ts';
 
 const INTAKE_CONCURRENCY = 16;
 /** Consecutive failures after which a host's deliveries are postponed without a request. */
@@ -43,6 +44,8 @@ export const notifier: ServiceDefinition<typeof notifierConfig> = {
     const topology = jetStreamTopology({ root: config.subjectRoot });
     const specs = notifierConsumers(topology, config);
     const store = new WebhookStore(ctx.sql!);
+    // One query for the subscribers of every event that arrives at once, not one per event.
+    const subscribers = new SubscriberLookup((tenants) => store.subscriptionsOf(tenants));
     const metrics = notifierMetrics(ctx.metrics);
     const publisher = new JetStreamPublisher(nats.nc);
     const terminateMsg = (msg: JsMsg, reason: string) => terminate(msg, nats.features, reason, log);
@@ -52,7 +55,7 @@ export const notifier: ServiceDefinition<typeof notifierConfig> = {
     const fanOut: FanOutDeps = {
       subjects: topology.subjects,
       config,
-      subscribersOf: (tenant, type) => store.subscribersOf(tenant, type),
+      subscribersOf: (tenant, type) => subscribers.subscribersOf(tenant, type),
       publish: (subject, data, opts) => publisher.publish(subject, data, opts),
       terminate: terminateMsg,
       onEvent: metrics.event,

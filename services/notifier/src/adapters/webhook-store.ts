@@ -1,5 +1,5 @@
 import type { Sql } from '@fleetwire/runtime';
-import type { SubscriptionTarget } from '../events.ts';
+import type { TenantSubscription } from '../subscriber-lookup.ts';
 
 export interface DeadLetter {
   tenant: string;
@@ -21,12 +21,11 @@ export class WebhookStore {
     this.#sql = sql;
   }
 
-  /** Enabled subscriptions of the tenant that want this event type (an empty `events` wants all). */
-  async subscribersOf(tenant: string, eventType: string): Promise<SubscriptionTarget[]> {
-    return this.#sql<SubscriptionTarget[]>`
-      select id, url from webhook_subscriptions
-      where tenant_id = ${tenant} and enabled
-        and (cardinality(events) = 0 or ${eventType} = any(events))
+  /** Every enabled subscription of these tenants, with the event types it wants, ordered by id. */
+  async subscriptionsOf(tenants: readonly string[]): Promise<TenantSubscription[]> {
+    return this.#sql<TenantSubscription[]>`
+      select tenant_id as tenant, id, url, events from webhook_subscriptions
+      where tenant_id = any(${this.#sql.array(tenants as string[])}::text[]) and enabled
       order by id`;
   }
 
