@@ -17,13 +17,13 @@ describe('BatchConsumer (real nats-server)', () => {
     await h.nc.close();
   });
 
-  async function streamWith(name: string, count: number): Promise<string> {
+  async function streamWith(name: string, count: number, ackWaitMs = 30_000): Promise<string> {
     const stream = `${env.subjectRoot.toUpperCase()}_${name}`;
     await h.jsm.streams.add({ name: stream, subjects: [`${env.subjectRoot}.${name}.>`] });
     await h.jsm.consumers.add(stream, {
       durable_name: 'w',
       ack_policy: 'explicit',
-      ack_wait: 30_000_000_000,
+      ack_wait: ackWaitMs * 1_000_000,
     });
     for (let i = 0; i < count; i++) await h.js.publish(`${env.subjectRoot}.${name}.x`, String(i));
     return stream;
@@ -88,5 +88,34 @@ describe('BatchConsumer (real nats-server)', () => {
     await consumer.stop();
     expect(new Set(seen).size).toBe(60);
     expect(mostAtOnce).toBe(1);
+  });
+
+  it('keeps messages held longer than the ack wait from being redelivered, with keepAliveMs', async () => {
+    // Slow batches of 10 out of 40 messages: the last batch is handled ~3 s after delivery, the ack wait is 1 s.
+    const stream = await streamWith('alive', 40, 1_000);
+    const seen: number[] = [];
+    let redelivered = 0;
+    const consumer = new BatchConsumer(await h.js.consumers.get(stream, 'w'), {
+      maxBatch: 10,
+      maxWaitMs: 5,
+      keepAliveMs: 300,
+      log,
+      terminate: (msg) => msg.term(),
+      handle: async (batch: JsMsg[]) => {
+        await new Promise((r) => setTimeout(r, 800));
+        for (const m of batch) {
+          seen.push(Number(m.string()));
+          if (m.redelivered) redelivered++;
+        }
+        return undefined;
+      },
+    });
+    await consumer.start();
+    await eventually(async () => seen.length >= 40 && (await pending(stream)) === 0, 20_000);
+    await new Promise((r) => setTimeout(r, 1_500));
+    await consumer.stop();
+    expect(redelivered).toBe(0);
+    expect(seen).toHaveLength(40);
+    expect(new Set(seen).size).toBe(40);
   });
 });

@@ -40,7 +40,13 @@ export {
   SAFE_TOKEN_PATTERN,
 } from './ids.ts';
 export type { DecodeMsgpackOptions, MsgpackMap, MsgpackValue } from './msgpack.ts';
-export { DEFAULT_MAX_DEPTH, decodeMsgpack, encodeMsgpack, MAX_SUPPORTED_DEPTH } from './msgpack.ts';
+export {
+  DEFAULT_MAX_DEPTH,
+  decodeMsgpack,
+  encodeMsgpack,
+  MAX_SUPPORTED_DEPTH,
+  MsgpackWriter,
+} from './msgpack.ts';
 // Schemas double as their static types (TypeBox idiom): `TelemetryMessage` is both.
 export type { EventSeverity, LogLevel, PresenceState, TelemetrySource, Transport } from './payloads.ts';
 export {

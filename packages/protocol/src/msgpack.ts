@@ -432,6 +432,19 @@ export class MsgpackWriter {
     this.pos += byteLength;
   }
 
+  /**
+   * Bytes that already are msgpack (e.g. a map key encoded once at startup), copied as they are.
+   * The caller vouches for them: nothing is checked.
+   */
+  raw(bytes: Uint8Array): void {
+    const length = bytes.length;
+    this.reserve(length);
+    // A loop beats TypedArray#set for the few bytes of a key.
+    if (length <= 32) for (let i = 0; i < length; i++) this.buf[this.pos + i] = bytes[i]!;
+    else this.buf.set(bytes, this.pos);
+    this.pos += length;
+  }
+
   bin(bytes: Uint8Array): void {
     const length = bytes.length;
     this.reserve(5 + length);

@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { Packr, Unpackr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { decodeMsgpack, encodeMsgpack, type MsgpackValue, ProtocolError } from '../src/index.ts';
+import {
+  decodeMsgpack,
+  encodeMsgpack,
+  type MsgpackValue,
+  MsgpackWriter,
+  ProtocolError,
+} from '../src/index.ts';
 import { hex, msgpackValue, toHex } from './support.ts';
 
 // msgpackr serves as an independent reference implementation, in plain-map mode.
@@ -79,6 +85,16 @@ describe('strings, bins and containers', () => {
     expect(
       toHex(encodeMsgpack(Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, i])))),
     ).toMatch(/^de0010/);
+  });
+
+  it('copies pre-encoded bytes with raw(), short and long, growing the buffer', () => {
+    const writer = new MsgpackWriter(4);
+    writer.mapHeader(2);
+    writer.raw(encodeMsgpack('key'));
+    writer.number(1);
+    writer.raw(encodeMsgpack('k'.repeat(40)));
+    writer.raw(encodeMsgpack('v'.repeat(40)));
+    expect(decodeMsgpack(writer.finish())).toEqual({ key: 1, ['k'.repeat(40)]: 'v'.repeat(40) });
   });
 
   it('encodes multi-byte UTF-8 and surrogate pairs', () => {

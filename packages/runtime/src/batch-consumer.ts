@@ -24,6 +24,13 @@ export interface BatchConsumerOptions {
    * `handle` must tolerate concurrent calls (e.g. take row locks in a fixed order).
    */
   concurrency?: number;
+  /**
+   * Tells the server "still working" (+WPI) for every message held longer than this, buffered or
+   * in a batch being handled (default: never). The client keeps pulling whatever is handled, up to
+   * max_ack_pending, so under a backlog messages can wait in the buffer past the consumer's ack
+   * wait; without this they are redelivered and handled twice. Set it below the ack wait.
+   */
+  keepAliveMs?: number;
 }
 
 /**
@@ -43,6 +50,11 @@ export class BatchConsumer {
   #stopping = false;
   #done: Promise<void> | undefined;
   readonly #inFlight = new Set<Promise<void>>();
+  /** Batches being handled, for the keep-alive. */
+  readonly #handling = new Set<JsMsg[]>();
+  /** Messages held at the previous keep-alive tick. */
+  #heldBefore = new Set<JsMsg>();
+  #keepAlive: NodeJS.Timeout | undefined;
 
   constructor(consumer: Consumer, opts: BatchConsumerOptions) {
     this.#consumer = consumer;
@@ -59,6 +71,15 @@ export class BatchConsumer {
       }
     })();
     this.#done = Promise.all([intake, this.#flushLoop()]).then(() => undefined);
+    if (this.#opts.keepAliveMs) this.#keepAlive = setInterval(() => this.#extend(), this.#opts.keepAliveMs);
+  }
+
+  /** +WPI for the messages held since the previous tick (so at least keepAliveMs). */
+  #extend(): void {
+    const held = new Set<JsMsg>(this.#buffer);
+    for (const batch of this.#handling) for (const m of batch) held.add(m);
+    for (const m of held) if (this.#heldBefore.has(m)) m.working();
+    this.#heldBefore = held;
   }
 
   /** Starts the max-wait clock for the oldest buffered message. */
@@ -97,6 +118,15 @@ export class BatchConsumer {
   }
 
   async #process(batch: JsMsg[]): Promise<void> {
+    this.#handling.add(batch);
+    try {
+      await this.#handleUntilDone(batch);
+    } finally {
+      this.#handling.delete(batch);
+    }
+  }
+
+  async #handleUntilDone(batch: JsMsg[]): Promise<void> {
     let attempt = 0;
     for (;;) {
       try {
@@ -128,5 +158,6 @@ export class BatchConsumer {
     await this.#messages?.close();
     this.#wake?.();
     await this.#done;
+    clearInterval(this.#keepAlive);
   }
 }

@@ -14,6 +14,7 @@ export type {
   StreamDefinition,
 } from './nats.ts';
 export {
+  coalesceSocketWrites,
   compareVersions,
   connectNats,
   featuresOf,
@@ -26,7 +27,7 @@ export type { OpsServer, ReadinessCheck } from './ops-http.ts';
 export { startOpsServer } from './ops-http.ts';
 export type { Migration, Sql } from './postgres.ts';
 export { connectPostgres, MigrationError, migrate, readMigrations } from './postgres.ts';
-export type { PubAck } from './publisher.ts';
+export type { PubAck, PublishCallback } from './publisher.ts';
 export { JetStreamPublisher, PublishError } from './publisher.ts';
 export type { SecretKind } from './secrets.ts';
 export { hashSecret, newId, newSecret, SECRET_KIND } from './secrets.ts';
