@@ -63,15 +63,15 @@ function readRecord(reader: ByteReader, layout: AvlLayout): AvlRecord {
 
 function readTimestamp(reader: ByteReader): number {
   const offset = reader.offset;
-  const millis = reader.u64();
-  if (millis > BigInt(Number.MAX_SAFE_INTEGER)) {
+  const millis = reader.u64Safe();
+  if (typeof millis === 'bigint') {
     throw new TeltonikaError('BAD_FIELD', `timestamp ${millis} ms is beyond the representable range`, {
       field: 'timestamp',
       actual: millis.toString(),
       offset,
     });
   }
-  return Number(millis);
+  return millis;
 }
 
 function readPriority(reader: ByteReader): Priority {

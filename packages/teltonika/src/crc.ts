@@ -18,8 +18,9 @@ function buildTable(): Uint16Array {
 
 export function crc16(data: Uint8Array): number {
   let crc = 0;
-  for (const byte of data) {
-    crc = (crc >>> 8) ^ TABLE[(crc ^ byte) & 0xff]!;
+  // An index loop: the typed-array iterator of for…of was measurably slower on this hot path.
+  for (let i = 0; i < data.length; i++) {
+    crc = (crc >>> 8) ^ TABLE[(crc ^ data[i]!) & 0xff]!;
   }
   return crc;
 }

@@ -27,6 +27,34 @@ describe('ByteWriter', () => {
 });
 
 describe('ByteReader', () => {
+  it('reads a u64 as an exact number up to 2^53 - 1 and as a bigint beyond', () => {
+    const values = [
+      0n,
+      1n,
+      0xffff_ffffn,
+      0x1_0000_0000n,
+      1_763_800_000_123n,
+      2n ** 53n - 1n,
+      2n ** 53n,
+      2n ** 64n - 1n,
+    ];
+    const writer = new ByteWriter();
+    for (const value of values) writer.u64(value, 'v');
+    const reader = new ByteReader(writer.finish());
+    const read = values.map(() => reader.u64Safe());
+    expect(read).toEqual([
+      0,
+      1,
+      0xffff_ffff,
+      0x1_0000_0000,
+      1_763_800_000_123,
+      Number.MAX_SAFE_INTEGER,
+      2n ** 53n,
+      2n ** 64n - 1n,
+    ]);
+    expectCode(() => new ByteReader(new Uint8Array(7)).u64Safe(), 'TRUNCATED');
+  });
+
   it('reports where it ran out of bytes', () => {
     const reader = new ByteReader(Uint8Array.of(1, 2, 3));
     reader.u16();

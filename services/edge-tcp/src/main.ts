@@ -33,6 +33,7 @@ export const edgeTcp: ServiceDefinition<typeof edgeTcpConfig, { port: number; st
     const publisher = new JetStreamPublisher(nats.nc, {
       timeoutMs: config.publishTimeoutMs,
       coalesceWrites: true,
+      lingerMs: config.publishLingerMs,
     });
     const kv = await new Kvm(nats.js).open(topology.kv.presence.bucket);
     const server = new TrackerServer({

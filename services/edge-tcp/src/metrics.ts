@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export function edgeTcpMetrics(registry: Registry) {
   const p = 'fleetwire_edge_tcp_';
-  return {
+  const metrics = {
     connections: new Gauge({
       name: `${p}connections`,
       help: 'Open tracker connections',
@@ -49,6 +49,8 @@ export function edgeTcpMetrics(registry: Registry) {
       registers: [registry],
     }),
   };
+  // Bound once: resolving the label set on every packet showed in the profile.
+  return { ...metrics, ackedPackets: metrics.packets.labels({ outcome: 'acked' }) };
 }
 
 export type EdgeTcpMetrics = ReturnType<typeof edgeTcpMetrics>;

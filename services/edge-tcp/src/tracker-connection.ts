@@ -24,13 +24,11 @@ import {
   type ProtoMsg,
   type Subjects,
   TELEMETRY_SOURCE,
-  type TelemetryRecord,
   type TenantId,
 } from '@fleetwire/protocol';
 import type { JetStreamPublisher, Logger } from '@fleetwire/runtime';
 import {
   type AvlPacket,
-  type AvlRecord,
   type Codec12Message,
   type Codec13Message,
   type Codec14Message,
@@ -42,12 +40,11 @@ import {
   encodeRecordCountAck,
   type Frame,
   isTeltonikaError,
-  namedAttributes,
-  rawIoById,
   TeltonikaFramer,
 } from '@fleetwire/teltonika';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { EdgeTcpMetrics } from './metrics.ts';
+import { encodeTelemetryMessage } from './telemetry-message.ts';
 
 export interface ConnectionDeps {
   tenant: TenantId;
@@ -69,6 +66,23 @@ interface InFlightCommand {
   timer: NodeJS.Timeout;
 }
 
+/** An accepted AVL packet waiting for its PubAck; replies leave in packet order. */
+interface PendingReply {
+  readonly records: number;
+  readonly startedAt: number;
+  outcome: 'waiting' | 'durable' | 'failed';
+  error?: Error;
+}
+
+/** The 4-byte record-count replies (a count is one byte on the wire), built once and shared. */
+const RECORD_COUNT_ACKS: readonly Buffer[] = Array.from({ length: 256 }, (_, count) =>
+  Buffer.from(encodeRecordCountAck(count)),
+);
+
+function recordCountAck(count: number): Buffer {
+  return RECORD_COUNT_ACKS[count] ?? Buffer.from(encodeRecordCountAck(count));
+}
+
 /**
  * One tracker connection: login against the registry, AVL packets published to JetStream and
  * acknowledged only once stored, Codec 12/13/14 messages routed without acknowledgement, and at most
@@ -84,7 +98,10 @@ export class TrackerConnection {
   #downlink: Subscription | undefined;
   #inFlight: InFlightCommand | undefined;
   /** Replies go out in packet order even though publishes complete in any order. */
-  #ackChain: Promise<void> = Promise.resolve();
+  #replies: PendingReply[] = [];
+  #settledWaiters: Array<() => void> = [];
+  /** `up.<device>.telemetry`, built once the device is known. */
+  #telemetrySubject = '';
   #loginPending = false;
   #queued: Frame[] = [];
   #closed = false;
@@ -111,7 +128,8 @@ export class TrackerConnection {
 
   /** Resolves once every accepted packet has been answered or given up on. */
   settled(): Promise<void> {
-    return this.#ackChain;
+    if (this.#replies.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#settledWaiters.push(resolve));
   }
 
   close(reason: string): void {
@@ -203,6 +221,7 @@ export class TrackerConnection {
   async #goOnline(deviceId: DeviceId): Promise<void> {
     const { tenant } = this.#deps;
     this.#deviceId = deviceId;
+    this.#telemetrySubject = this.#deps.subjects.up(tenant, deviceId, 'telemetry');
     this.#log = this.#log.child({ deviceId });
     const { epoch, downlink, current } = await takeOver(this.#deps, tenant, deviceId, (_err, msg) =>
       this.#onDownlink(msg),
@@ -243,19 +262,12 @@ export class TrackerConnection {
   }
 
   #onAvl(packet: AvlPacket, frame: Uint8Array): void {
-    const started = performance.now();
-    const receivedAt = Date.now();
-    const { tenant, subjects, publisher, metrics } = this.#deps;
+    const startedAt = performance.now();
+    const { tenant, publisher, metrics } = this.#deps;
     const deviceId = this.#deviceId!;
     let bytes: Uint8Array;
     try {
-      bytes = encodeBusMessage(PROTO.TELEMETRY, MSG_TYPE.TELEMETRY.RECORD, {
-        tenant,
-        deviceId,
-        source: TELEMETRY_SOURCE.TELTONIKA,
-        codec: packet.codec,
-        records: packet.records.map((r) => toTelemetryRecord(r, receivedAt)),
-      });
+      bytes = encodeTelemetryMessage(tenant, deviceId, packet, Date.now());
     } catch (err) {
       metrics.packets.inc({ outcome: 'unrepresentable' });
       this.#log.error(
@@ -266,22 +278,50 @@ export class TrackerConnection {
     }
     // A retransmission of the same bytes gets the same id, so the stream drops it inside its window.
     const msgId = `${tenant}:${deviceId}:${hash('sha1', frame, 'base64url')}`;
-    const durable = publisher.publish(subjects.up(tenant, deviceId, 'telemetry'), bytes, { msgId });
-    this.#ackChain = this.#ackChain.then(() =>
-      durable.then(
-        () => {
-          if (this.#closed) return;
-          this.#socket.write(encodeRecordCountAck(packet.ack));
-          metrics.packets.inc({ outcome: 'acked' });
-          metrics.records.inc(packet.ack);
-          metrics.ackLatency.observe((performance.now() - started) / 1000);
-        },
-        (err: Error) => {
-          metrics.packets.inc({ outcome: 'not_durable' });
-          this.#log.warn({ err: err.message }, 'publish failed; packet not acknowledged');
-        },
-      ),
-    );
+    const reply: PendingReply = { records: packet.ack, startedAt, outcome: 'waiting' };
+    this.#replies.push(reply);
+    publisher.send(this.#telemetrySubject, bytes, msgId, (err) => {
+      reply.outcome = err ? 'failed' : 'durable';
+      reply.error = err;
+      this.#sendReplies();
+    });
+  }
+
+  /**
+   * Answers the packets at the head of the queue whose publish has completed, in order, with one
+   * socket write for all of them. A failed publish is not answered (the tracker sends it again).
+   */
+  #sendReplies(): void {
+    const replies = this.#replies;
+    let answered = 0;
+    let records = 0;
+    const ready: Buffer[] = [];
+    const now = performance.now();
+    const { metrics } = this.#deps;
+    for (; answered < replies.length && replies[answered]!.outcome !== 'waiting'; answered++) {
+      const reply = replies[answered]!;
+      if (reply.outcome === 'failed') {
+        this.#notAcknowledged(reply);
+        continue;
+      }
+      if (this.#closed) continue;
+      ready.push(recordCountAck(reply.records));
+      records += reply.records;
+      metrics.ackLatency.observe((now - reply.startedAt) / 1000);
+    }
+    if (answered === 0) return;
+    replies.splice(0, answered);
+    if (ready.length > 0) {
+      this.#socket.write(ready.length === 1 ? ready[0]! : Buffer.concat(ready));
+      metrics.ackedPackets.inc(ready.length);
+      metrics.records.inc(records);
+    }
+    if (replies.length === 0) for (const resolve of this.#settledWaiters.splice(0)) resolve();
+  }
+
+  #notAcknowledged(reply: PendingReply): void {
+    this.#deps.metrics.packets.inc({ outcome: 'not_durable' });
+    this.#log.warn({ err: reply.error?.message }, 'publish failed; packet not acknowledged');
   }
 
   #onCommandResponse(msg: Codec12Message | Codec14Message): void {
@@ -443,41 +483,3 @@ function encodeTrackerCommand(body: CommandRequestBody, imei: string): Uint8Arra
       return `trackers understand the command names codec12 and codec14, not ${body.name}`;
   }
 }
-
-function toTelemetryRecord(r: AvlRecord, receivedAt: number): TelemetryRecord {
-  const attributes: Record<string, number | boolean | string> = namedAttributes(r.io);
-  if (r.generationType !== undefined) attributes.generationType = r.generationType;
-  const record: TelemetryRecord = {
-    deviceTime: r.timestamp,
-    receivedAt,
-    priority: r.priority,
-    eventIoId: r.eventIoId,
-    io: boundedIo(r.io),
-    attributes,
-  };
-  // Garbage coordinates are dropped rather than refused: refusing would make the tracker resend forever.
-  if (Math.abs(r.latitude) <= 90 && Math.abs(r.longitude) <= 180 && r.angle <= 360) {
-    record.position = {
-      lat: r.latitude,
-      lon: r.longitude,
-      alt: r.altitude,
-      angle: r.angle,
-      satellites: r.satellites,
-      speed: r.speed,
-    };
-  } else {
-    attributes.invalidPosition = true;
-  }
-  return record;
-}
-
-/** Raw IO by id; a variable-length value too large for the bus schema is left out rather than refused. */
-function boundedIo(io: AvlRecord['io']): Record<string, number | string> {
-  const raw = rawIoById(io);
-  for (const [id, value] of Object.entries(raw)) {
-    if (typeof value === 'string' && value.length > MAX_IO_STRING) delete raw[id];
-  }
-  return raw;
-}
-
-const MAX_IO_STRING = 1024;
