@@ -20,6 +20,7 @@ import { presenceBatchHandler } from './adapters/presence-recorder.ts';
 import { TelemetryStore } from './adapters/telemetry-store.ts';
 import { telemetryBatchHandler } from './adapters/telemetry-writer.ts';
 import { telemetryConfig } from './config.ts';
+import { LatestStateWriter } from './latest-state.ts';
 import { TelemetryCoalescer } from './notifications.ts';
 
 const DAY = 86_400_000;
@@ -66,17 +67,21 @@ export const telemetry: ServiceDefinition<typeof telemetryConfig> = {
     );
 
     const coalescer = config.notifyIntervalMs > 0 ? new TelemetryCoalescer() : undefined;
+    const latest = new LatestStateWriter({ store, intervalMs: config.stateIntervalMs, log });
     const spec = topology.consumers.telemetryWriter;
     const consumer = new BatchConsumer(await nats.js.consumers.get(spec.streamName, spec.durableName), {
       maxBatch: config.batchMaxMessages,
       maxWaitMs: config.batchMaxWaitMs,
       concurrency: config.batchesInFlight,
+      // A backlog longer than the ack wait would otherwise be redelivered and written twice.
+      keepAliveMs: Math.max(100, Math.floor(spec.ackWaitMs / 3)),
       log,
       onHealthy: (healthy) => ctx.setReady(healthy),
       terminate: (msg, reason) => terminate(msg, nats.features, reason, log),
       handle: telemetryBatchHandler({
         store,
         coalescer,
+        latest,
         log,
         metrics: {
           records: new Counter({
@@ -137,6 +142,7 @@ export const telemetry: ServiceDefinition<typeof telemetryConfig> = {
         clearInterval(maintenance);
         clearInterval(notifier);
         await consumer.stop();
+        await latest.stop();
         await presence.stop();
         await flushNotifications();
         await publisher.close();

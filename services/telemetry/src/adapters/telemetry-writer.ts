@@ -22,6 +22,11 @@ const DATA_ERROR = /^(22|23)/;
 export function telemetryBatchHandler(deps: {
   store: TelemetryStore;
   coalescer: TelemetryCoalescer | undefined;
+  /** Latest device state: which states go with a batch, and what was committed. */
+  latest: {
+    due(records: readonly StoredRecord[]): StoredRecord[];
+    committed(records: readonly StoredRecord[], written: readonly StoredRecord[]): void;
+  };
   metrics: WriterMetrics;
   log: Logger;
 }) {
@@ -37,14 +42,22 @@ export function telemetryBatchHandler(deps: {
         poison.push({ msg, reason: `undecodable telemetry: ${(err as Error).message}` });
       }
     }
+    const records = decoded.flatMap((d) => d.records);
+    const states = deps.latest.due(records);
+    // A redelivered message was probably stored by an earlier attempt whose acks got lost or late.
+    const resent = decoded.filter((d) => d.msg.redelivered).flatMap((d) => d.records);
+    const fresh =
+      resent.length === 0 ? records : decoded.filter((d) => !d.msg.redelivered).flatMap((d) => d.records);
     try {
-      await deps.store.write(decoded.flatMap((d) => d.records));
+      await deps.store.write(fresh, states, resent);
+      deps.latest.committed(records, states);
     } catch (err) {
       if (!DATA_ERROR.test(String((err as { code?: string }).code ?? ''))) throw err;
       deps.log.warn({ err }, 'batch rejected by a data error; writing message by message');
       for (const d of [...decoded]) {
         try {
           await deps.store.write(d.records);
+          deps.latest.committed(d.records, []);
         } catch (one) {
           if (!DATA_ERROR.test(String((one as { code?: string }).code ?? ''))) throw one;
           poison.push({ msg: d.msg, reason: `rejected by the database: ${(one as Error).message}` });

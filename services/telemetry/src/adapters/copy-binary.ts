@@ -1,0 +1,156 @@
+import type { StoredRecord } from './telemetry-store.ts';
+
+/** The columns, in order, that `encodeTelemetryCopy` writes for every row. */
+export const TELEMETRY_COPY_COLUMNS =
+  'tenant_id, device_id, device_time, event_io, received_at, priority, latitude, longitude, altitude, angle, satellites, speed, io, attributes, source';
+const FIELDS = 15;
+
+/** PostgreSQL timestamps count microseconds from 2000-01-01 UTC. */
+const PG_EPOCH_MS = 946_684_800_000;
+const MAX_TIMESTAMP_MS = 8_640_000_000_000_000;
+const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+const JSONB_VERSION = 1;
+
+/**
+ * A value PostgreSQL would refuse. It carries SQLSTATE 22003 (numeric value out of range) so the
+ * writer treats it like a data error from the database: the offending message becomes poison.
+ */
+export class CopyDataError extends Error {
+  readonly code = '22003';
+}
+
+/**
+ * Encodes records as a binary COPY stream (`copy telemetry (…) from stdin (format binary)`).
+ * PostgreSQL then parses no text at all except the two jsonb columns: numbers and timestamps
+ * arrive in their storage format. That is what makes COPY several times cheaper for the server
+ * than `jsonb_to_recordset` over one JSON document (bench: ≈ 20 vs ≈ 45 CPU ms per 1,000 rows).
+ */
+export function encodeTelemetryCopy(records: readonly StoredRecord[]): Buffer {
+  const w = new CopyWriter(records.length * 512 + 64);
+  w.raw(SIGNATURE);
+  w.int32(0); // flags
+  w.int32(0); // header extension length
+  for (const r of records) {
+    w.int16(FIELDS);
+    w.text(r.tenantId);
+    w.text(r.deviceId);
+    w.timestamp(r.deviceTime);
+    w.int4(r.eventIo);
+    w.timestamp(r.receivedAt);
+    w.int2(r.priority);
+    w.float8(r.latitude);
+    w.float8(r.longitude);
+    w.int4(r.altitude);
+    w.int4(r.angle);
+    w.int2(r.satellites);
+    w.int4(r.speed);
+    w.jsonb(r.io);
+    w.jsonb(r.attributes);
+    w.text(r.source);
+  }
+  w.int16(-1); // trailer
+  return w.done();
+}
+
+/** Fields are `int32 length` + bytes in network order; length -1 is NULL. */
+class CopyWriter {
+  #buf: Buffer;
+  #at = 0;
+  constructor(size: number) {
+    this.#buf = Buffer.allocUnsafe(size);
+  }
+
+  #room(n: number): void {
+    if (this.#at + n <= this.#buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#at + n));
+    this.#buf.copy(bigger, 0, 0, this.#at);
+    this.#buf = bigger;
+  }
+
+  raw(bytes: Buffer): void {
+    this.#room(bytes.length);
+    this.#at += bytes.copy(this.#buf, this.#at);
+  }
+
+  int16(v: number): void {
+    this.#room(2);
+    this.#at = this.#buf.writeInt16BE(v, this.#at);
+  }
+
+  int32(v: number): void {
+    this.#room(4);
+    this.#at = this.#buf.writeInt32BE(v, this.#at);
+  }
+
+  #null(): void {
+    this.int32(-1);
+  }
+
+  int2(v: number | null): void {
+    if (v === null) {
+      this.#null();
+      return;
+    }
+    integerIn(v, -32_768, 32_767);
+    this.int32(2);
+    this.int16(v);
+  }
+
+  int4(v: number | null): void {
+    if (v === null) {
+      this.#null();
+      return;
+    }
+    integerIn(v, -2_147_483_648, 2_147_483_647);
+    this.int32(4);
+    this.int32(v);
+  }
+
+  float8(v: number | null): void {
+    if (v === null) {
+      this.#null();
+      return;
+    }
+    this.#room(12);
+    this.#at = this.#buf.writeInt32BE(8, this.#at);
+    this.#at = this.#buf.writeDoubleBE(v, this.#at);
+  }
+
+  timestamp(ms: number): void {
+    // Date's range; what PostgreSQL refuses beyond it fails the COPY and then the exact path.
+    if (!Number.isFinite(ms) || Math.abs(ms) > MAX_TIMESTAMP_MS)
+      throw new CopyDataError(`timestamp out of range: ${ms}`);
+    this.#room(12);
+    this.#at = this.#buf.writeInt32BE(8, this.#at);
+    // Two 32-bit halves rather than a BigInt per field; exact up to year 2255 (safe integers).
+    const micros = Math.round((ms - PG_EPOCH_MS) * 1000);
+    const high = Math.floor(micros / 2 ** 32);
+    this.#at = this.#buf.writeInt32BE(high, this.#at);
+    this.#at = this.#buf.writeUInt32BE(micros - high * 2 ** 32, this.#at);
+  }
+
+  text(s: string): void {
+    this.#room(4 + s.length * 3);
+    const n = this.#buf.write(s, this.#at + 4, 'utf8');
+    this.#buf.writeInt32BE(n, this.#at);
+    this.#at += 4 + n;
+  }
+
+  /** jsonb's binary input is a version byte followed by the JSON text. */
+  jsonb(value: unknown): void {
+    const s = JSON.stringify(value);
+    this.#room(5 + s.length * 3);
+    const n = this.#buf.write(s, this.#at + 5, 'utf8');
+    this.#buf.writeInt32BE(n + 1, this.#at);
+    this.#buf[this.#at + 4] = JSONB_VERSION;
+    this.#at += 5 + n;
+  }
+
+  done(): Buffer {
+    return this.#buf.subarray(0, this.#at);
+  }
+}
+
+function integerIn(v: number, min: number, max: number): void {
+  if (!Number.isInteger(v) || v < min || v > max) throw new CopyDataError(`integer out of range: ${v}`);
+}
