@@ -11,6 +11,7 @@ import {
   type WebhookDelivery,
 } from '@fleetwire/protocol';
 import {
+  coalesceSocketWrites,
   JetStreamPublisher,
   type Logger,
   provisioningFor,
@@ -78,6 +79,8 @@ export const api: ServiceDefinition<typeof apiConfig, ApiInstance> = {
     const { config, nats, log } = ctx;
     const sql = ctx.sql!;
     const { subjects, objectStores } = jetStreamTopology({ root: config.subjectRoot });
+    // Each request's publishes, acks and replies would otherwise be a socket write of their own.
+    coalesceSocketWrites(nats.nc);
     // Creates come in batches whose events and dispatch items are published in one event-loop turn:
     // one socket write for all of them instead of one each.
     const publisher = new JetStreamPublisher(nats.nc, { coalesceWrites: true });

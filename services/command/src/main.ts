@@ -1,6 +1,7 @@
 import { CommandLedger } from '@fleetwire/ledger';
 import { jetStreamTopology, type Subjects } from '@fleetwire/protocol';
 import {
+  coalesceSocketWrites,
   JetStreamPublisher,
   provisioningFor,
   runService,
@@ -58,6 +59,8 @@ export const command: ServiceDefinition<typeof commandConfig, CommandInstance> =
     const topology = jetStreamTopology({ root: config.subjectRoot });
     const consumers = commandConsumers(topology);
     const metrics = commandMetrics(ctx.metrics);
+    // Acks, edge requests and events of one turn leave in one socket write instead of one each.
+    coalesceSocketWrites(nats.nc);
     // A batch's state events are published in one event-loop turn: one socket write for all of them.
     const publisher = new JetStreamPublisher(nats.nc, { coalesceWrites: true });
     const ledger = new CommandLedger({
@@ -68,9 +71,10 @@ export const command: ServiceDefinition<typeof commandConfig, CommandInstance> =
       onChange: (c) => metrics.transitions.inc({ state: c.state }),
     });
     const poison = (msg: JsMsg, reason: string) => terminate(msg, nats.features, reason, log);
+    const downlink = new Downlink(nats.nc, topology.subjects, config.dispatchTimeoutMs);
     const dispatcher = new Dispatcher({
       ledger,
-      downlink: new Downlink(nats.nc, topology.subjects, config.dispatchTimeoutMs),
+      downlink,
       metrics,
       log,
       busyRetryMs: config.busyRetryMs,
@@ -139,6 +143,7 @@ export const command: ServiceDefinition<typeof commandConfig, CommandInstance> =
         await relay.stop();
         await sweeper.stop();
         for (const l of loops) await l.stop();
+        downlink.close();
         await ledger.flushMarks();
         await publisher.close();
       },

@@ -21,6 +21,22 @@ export const HEADER = {
   ATTEMPT: 'x-fleetwire-delivery-attempt',
 } as const;
 
+/**
+ * NATS header of a NOTIFY delivery whose first attempt(s) the fan-out already made directly: its
+ * first JetStream delivery only waits out the retry delay, and attempts are counted after these.
+ */
+export const PRIOR_ATTEMPTS_HEADER = 'Fleetwire-Prior-Attempts';
+
+export function priorAttemptsOf(msg: JsMsg): number {
+  const value = Number(msg.headers?.get(PRIOR_ATTEMPTS_HEADER) ?? 0);
+  return Number.isInteger(value) && value > 0 ? value : 0;
+}
+
+/** The attempt a JetStream delivery makes, counting the direct attempts made before it was queued. */
+export function attemptOf(deliveryCount: number, priorAttempts: number): number {
+  return priorAttempts > 0 ? priorAttempts + deliveryCount - 1 : deliveryCount;
+}
+
 export type DeliveryOutcome = 'delivered' | 'retry' | 'dead_letter' | 'dropped';
 export type TargetKind = 'notification_url' | 'subscription';
 
@@ -61,8 +77,14 @@ export function deliveryHandler(deps: DeliveryDeps): (msg: JsMsg) => Promise<voi
       deps.terminate(msg, `undecodable: ${err.message}`);
       return;
     }
+    const prior = priorAttemptsOf(msg);
+    if (prior > 0 && msg.info.deliveryCount === 1) {
+      // Attempt `prior` failed moments ago in the fan-out: wait its retry delay, as any retry does.
+      msg.nak(deps.config.backoffMs[prior - 1] ?? 1_000);
+      return;
+    }
     const log = deps.log.child(deliveryLogContext(delivery));
-    const target: TargetKind = delivery.subscriptionId === undefined ? 'notification_url' : 'subscription';
+    const target = targetKind(delivery);
     const secret = await secretFor(deps, delivery);
     if ('drop' in secret) {
       log.warn({ url: delivery.url, reason: secret.drop }, 'webhook delivery dropped');
@@ -70,7 +92,7 @@ export function deliveryHandler(deps: DeliveryDeps): (msg: JsMsg) => Promise<voi
       deps.terminate(msg, secret.drop);
       return;
     }
-    const attempt = msg.info.deliveryCount;
+    const attempt = attemptOf(msg.info.deliveryCount, prior);
     const result = await attemptOnce(deps, delivery, secret.secret, attempt);
     const decision = decide(result, attempt, deps.config.backoffMs);
     const details = { url: delivery.url, attempt, status: result.status };
@@ -89,18 +111,7 @@ export function deliveryHandler(deps: DeliveryDeps): (msg: JsMsg) => Promise<voi
         );
         return;
       case 'dead-letter':
-        await deps.deadLetter({
-          tenant: delivery.tenant,
-          id: deadLetterId(delivery.eventId, delivery.url),
-          eventId: delivery.eventId,
-          eventType: delivery.eventType,
-          targetUrl: delivery.url,
-          subscriptionId: delivery.subscriptionId,
-          payload: delivery.payload,
-          attempts: attempt,
-          lastError: decision.reason,
-        });
-        deps.metrics.outcome('dead_letter', target);
+        await writeDeadLetter(deps, delivery, attempt, decision.reason);
         log.error({ ...details, error: decision.reason }, 'webhook dead-lettered');
         deps.terminate(msg, `dead-lettered: ${decision.reason}`);
         return;
@@ -108,7 +119,31 @@ export function deliveryHandler(deps: DeliveryDeps): (msg: JsMsg) => Promise<voi
   };
 }
 
-async function secretFor(
+export function targetKind(d: WebhookDelivery): TargetKind {
+  return d.subscriptionId === undefined ? 'notification_url' : 'subscription';
+}
+
+export async function writeDeadLetter(
+  deps: Pick<DeliveryDeps, 'deadLetter' | 'metrics'>,
+  delivery: WebhookDelivery,
+  attempts: number,
+  reason: string,
+): Promise<void> {
+  await deps.deadLetter({
+    tenant: delivery.tenant,
+    id: deadLetterId(delivery.eventId, delivery.url),
+    eventId: delivery.eventId,
+    eventType: delivery.eventType,
+    targetUrl: delivery.url,
+    subscriptionId: delivery.subscriptionId,
+    payload: delivery.payload,
+    attempts,
+    lastError: reason,
+  });
+  deps.metrics.outcome('dead_letter', targetKind(delivery));
+}
+
+export async function secretFor(
   deps: DeliveryDeps,
   d: WebhookDelivery,
 ): Promise<{ secret: string } | { drop: string }> {
@@ -125,13 +160,14 @@ async function secretFor(
   return { secret: webhookSecret };
 }
 
-async function attemptOnce(
+export async function attemptOnce(
   deps: DeliveryDeps,
   d: WebhookDelivery,
   secret: string,
   attempt: number,
+  timeoutMs: number = deps.config.timeoutMs,
 ): Promise<AttemptResult> {
-  const host = URL.canParse(d.url) ? new URL(d.url).origin : d.url;
+  const host = hostOf(d.url);
   const lastAttempt = attempt >= attemptsFor(deps.config.backoffMs);
   // The last attempt always goes out: a host is not dead-lettered without being tried.
   if (!lastAttempt && !deps.circuit.allow(host)) {
@@ -144,7 +180,7 @@ async function attemptOnce(
     result = await deps.post({
       url: d.url,
       body,
-      timeoutMs: deps.config.timeoutMs,
+      timeoutMs,
       headers: {
         'content-type': 'application/json',
         'user-agent': 'fleetwire-notifier/0.1',
@@ -159,6 +195,11 @@ async function attemptOnce(
     deps.circuit.record(host, result.ok);
     deps.metrics.attempt(result.ok, (performance.now() - started) / 1000);
   }
+}
+
+/** The circuit breaker's key: one origin, one host. */
+export function hostOf(url: string): string {
+  return URL.canParse(url) ? new URL(url).origin : url;
 }
 
 function errorOf(result: AttemptResult): string | undefined {

@@ -1,7 +1,9 @@
 /**
- * Event intake: a command outcome or telemetry summary becomes one WebhookDelivery per target on
- * `notify.delivery`. The source message is acknowledged only after every delivery was stored
- * (PubAck), so a crash in between redelivers the source; the msgIds make that redelivery harmless.
+ * Event intake: a command outcome or telemetry summary becomes one WebhookDelivery per target. Each
+ * is attempted at once (first-attempt.ts) and stored on `notify.delivery` only if that attempt failed
+ * or was not made. The source message is acknowledged only after every delivery succeeded or was
+ * stored (PubAck), so a crash in between redelivers the source; the msgIds make a redelivery of
+ * stored deliveries harmless, and a direct one goes out again with the same event id.
  */
 import {
   CommandStateChange,
@@ -12,6 +14,7 @@ import {
   PROTO,
   type Subjects,
   TelemetrySummary,
+  type WebhookDelivery,
 } from '@fleetwire/protocol';
 import type { Logger } from '@fleetwire/runtime';
 import type { JsMsg } from '@nats-io/jetstream';
@@ -23,12 +26,20 @@ import {
   type SubscriptionTarget,
   telemetryEvent,
 } from './events.ts';
+import type { FirstAttempt } from './first-attempt.ts';
 
 export interface FanOutDeps {
   subjects: Subjects;
   config: SeedTargetConfig;
   subscribersOf(tenant: string, eventType: string): Promise<SubscriptionTarget[]>;
-  publish(subject: string, data: Uint8Array, opts: { msgId: string }): Promise<unknown>;
+  /** Stores a delivery on NOTIFY; `priorAttempts` = attempts already made (see first-attempt.ts). */
+  publish(
+    subject: string,
+    data: Uint8Array,
+    opts: { msgId: string; priorAttempts: number },
+  ): Promise<unknown>;
+  /** Attempts a delivery at once; without it every delivery goes through NOTIFY. */
+  firstAttempt?(delivery: WebhookDelivery, msgId: string): Promise<FirstAttempt>;
   terminate(msg: JsMsg, reason: string): void;
   onEvent(eventType: string, deliveries: number): void;
   log: Logger;
@@ -68,9 +79,12 @@ async function publishDeliveries(deps: FanOutDeps, event: NotifyEvent): Promise<
   const planned = planDeliveries(event, deps.config, subscriptions);
   const subject = deps.subjects.notify(event.tenant, 'delivery');
   await Promise.all(
-    planned.map(({ delivery, msgId }) =>
-      deps.publish(subject, encodeBusMessage(PROTO.EVENT, MSG_TYPE.EVENT.WEBHOOK, delivery), { msgId }),
-    ),
+    planned.map(async ({ delivery, msgId }) => {
+      const first = deps.firstAttempt ? await deps.firstAttempt(delivery, msgId) : 'queue';
+      if (first === 'done') return;
+      const bytes = encodeBusMessage(PROTO.EVENT, MSG_TYPE.EVENT.WEBHOOK, delivery);
+      await deps.publish(subject, bytes, { msgId, priorAttempts: first === 'retry' ? 1 : 0 });
+    }),
   );
   deps.onEvent(event.eventType, planned.length);
   log.debug({ targets: planned.length }, 'event fanned out');

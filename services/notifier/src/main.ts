@@ -1,5 +1,6 @@
 import { jetStreamTopology } from '@fleetwire/protocol';
 import {
+  coalesceSocketWrites,
   JetStreamPublisher,
   provisioningFor,
   runService,
@@ -7,23 +8,33 @@ import {
   terminate,
 } from '@fleetwire/runtime';
 import { migrations } from '@fleetwire/schema';
-import type { JsMsg } from '@nats-io/jetstream';
+import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import { headers } from '@nats-io/transport-node';
 import { postWebhook } from './adapters/http-sender.ts';
 import { PullWorker } from './adapters/pull-worker.ts';
 import { WebhookStore } from './adapters/webhook-store.ts';
 import { CircuitBreaker } from './circuit.ts';
 import { checkNotifierConfig, notifierConfig } from './config.ts';
 import { notifierConsumers } from './consumers.ts';
-import { deliveryHandler } from './delivery.ts';
+import { type DeliveryDeps, deliveryHandler, PRIOR_ATTEMPTS_HEADER } from './delivery.ts';
 import { type FanOutDeps, fanOutHandler, readCommandEvent, readTelemetryEvent } from './fan-out.ts';
+import { FirstAttempts, firstAttemptLimits } from './first-attempt.ts';
 import { notifierMetrics } from './metrics.ts';
 import { SubscriberLookup } from './subscriber-lookup.ts';
 
-const INTAKE_CONCURRENCY = 16;
+/** Events fanned out at once: twice the direct attempts allowed (first-attempt.ts). */
+const intakeConcurrency = (webhookConcurrency: number) => 2 * webhookConcurrency;
 /** Consecutive failures after which a host's deliveries are postponed without a request. */
 const CIRCUIT_FAILURES = 5;
 /** Pause of an open circuit: five first-retry delays, at most 30 s, so probes follow the schedule's pace. */
 const circuitOpenMs = (backoffMs: readonly number[]) => Math.min(30_000, 5 * (backoffMs[0] ?? 1_000));
+
+/** A delivery whose first attempt failed: rare, so a plain js.publish carrying the header will do. */
+function publishRetry(js: JetStreamClient, subject: string, data: Uint8Array, msgId: string, prior: number) {
+  const h = headers();
+  h.set(PRIOR_ATTEMPTS_HEADER, String(prior));
+  return js.publish(subject, data, { msgID: msgId, headers: h });
+}
 
 export const notifier: ServiceDefinition<typeof notifierConfig> = {
   name: 'notifier',
@@ -41,6 +52,8 @@ export const notifier: ServiceDefinition<typeof notifierConfig> = {
   async start(ctx) {
     const { config, nats, log } = ctx;
     checkNotifierConfig(config);
+    // Acks and deliveries finishing in one turn leave in one socket write instead of one each.
+    coalesceSocketWrites(nats.nc);
     const topology = jetStreamTopology({ root: config.subjectRoot });
     const specs = notifierConsumers(topology, config);
     const store = new WebhookStore(ctx.sql!);
@@ -52,11 +65,29 @@ export const notifier: ServiceDefinition<typeof notifierConfig> = {
     const consumerOf = (spec: { streamName: string; durableName: string }) =>
       nats.js.consumers.get(spec.streamName, spec.durableName);
 
+    const delivery: DeliveryDeps = {
+      config,
+      secretOf: (tenant, id) => store.secretOf(tenant, id),
+      deadLetter: (d) => store.deadLetter(d),
+      post: postWebhook,
+      circuit: new CircuitBreaker({
+        failureThreshold: CIRCUIT_FAILURES,
+        openMs: circuitOpenMs(config.backoffMs),
+      }),
+      terminate: terminateMsg,
+      metrics: metrics.delivery,
+      log,
+    };
+    const firstAttempts = new FirstAttempts(delivery, firstAttemptLimits(config.concurrency));
     const fanOut: FanOutDeps = {
       subjects: topology.subjects,
       config,
       subscribersOf: (tenant, type) => subscribers.subscribersOf(tenant, type),
-      publish: (subject, data, opts) => publisher.publish(subject, data, opts),
+      firstAttempt: (d, msgId) => firstAttempts.deliver(d, msgId),
+      publish: (subject, data, { msgId, priorAttempts }) =>
+        priorAttempts === 0
+          ? publisher.publish(subject, data, { msgId })
+          : publishRetry(nats.js, subject, data, msgId, priorAttempts),
       terminate: terminateMsg,
       onEvent: metrics.event,
       log,
@@ -64,27 +95,15 @@ export const notifier: ServiceDefinition<typeof notifierConfig> = {
     const deliveries = new PullWorker(await consumerOf(specs.deliveries), {
       concurrency: config.concurrency,
       log,
-      handle: deliveryHandler({
-        config,
-        secretOf: (tenant, id) => store.secretOf(tenant, id),
-        deadLetter: (d) => store.deadLetter(d),
-        post: postWebhook,
-        circuit: new CircuitBreaker({
-          failureThreshold: CIRCUIT_FAILURES,
-          openMs: circuitOpenMs(config.backoffMs),
-        }),
-        terminate: terminateMsg,
-        metrics: metrics.delivery,
-        log,
-      }),
+      handle: deliveryHandler(delivery),
     });
     const commands = new PullWorker(await consumerOf(specs.commands), {
-      concurrency: INTAKE_CONCURRENCY,
+      concurrency: intakeConcurrency(config.concurrency),
       log,
       handle: fanOutHandler(fanOut, readCommandEvent),
     });
     const telemetry = new PullWorker(await consumerOf(specs.telemetry), {
-      concurrency: INTAKE_CONCURRENCY,
+      concurrency: intakeConcurrency(config.concurrency),
       log,
       handle: fanOutHandler(fanOut, readTelemetryEvent),
     });

@@ -124,6 +124,21 @@ describe('notifier (real NATS, PostgreSQL and HTTP receivers)', () => {
     expectSigned(req, SECRET);
   });
 
+  it('makes a first attempt that succeeds without any message on NOTIFY', async () => {
+    const jsm = await jetstreamManager(nc);
+    const notifyStream = `${env.subjectRoot.toUpperCase()}_NOTIFY`;
+    const lastSeq = async () => (await jsm.streams.info(notifyStream)).state.last_seq;
+    const before = await lastSeq();
+    const changes = [1, 2, 3].map((n) => change({ state: 'completed', response: `direct ${n}` }));
+    await Promise.all(changes.map((c) => publishChange(c)));
+    for (const c of changes) {
+      const req = await eventually(() => host.to(CONFIRM).find((r) => r.json.commandId === c.commandId));
+      expect(req.headers['x-fleetwire-delivery-attempt']).toBe('1');
+      expectSigned(req, SECRET);
+    }
+    expect(await lastSeq()).toBe(before);
+  });
+
   it('posts failed and expired commands to …/bulk_failure as entries, and ignores progress states', async () => {
     const failed = change({ state: 'failed', error: 'device offline', attempt: 3 });
     const expired = change({ state: 'expired' });
@@ -247,7 +262,11 @@ describe('notifier (real NATS, PostgreSQL and HTTP receivers)', () => {
     const dead = await eventually(
       async () => (await sql`select * from webhook_dead_letters where tenant_id = 'broken'`)[0],
     );
-    expect(host.to('/broken/down')).toHaveLength(ATTEMPTS);
+    const attempts = host.to('/broken/down');
+    expect(attempts).toHaveLength(ATTEMPTS);
+    // The first attempt is made directly, the rest through NOTIFY: numbered on, and spaced by the backoff.
+    expect(attempts.map((r) => r.headers['x-fleetwire-delivery-attempt'])).toEqual(['1', '2', '3', '4', '5']);
+    expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(150);
     expect(dead).toMatchObject({
       id: deadLetterId(`${c.commandId}:failed`, host.url('/broken/down')),
       event_id: `${c.commandId}:failed`,

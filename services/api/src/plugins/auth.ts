@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { API_ERROR, ApiError } from '../errors.ts';
+import { bindRequestLog } from './request-context.ts';
 
 export interface Principal {
   tenant: string;
@@ -28,7 +29,7 @@ const isPublic = (request: FastifyRequest) =>
 export default fp(
   async (app: FastifyInstance) => {
     app.decorateRequest('principal', null as unknown as Principal);
-    app.addHook('onRequest', async (request, reply) => {
+    app.addHook('onRequest', async (request) => {
       if (isPublic(request)) return;
       const key = request.headers['x-api-key'];
       if (typeof key !== 'string' || key.length === 0) {
@@ -37,8 +38,7 @@ export default fp(
       const principal = await app.stores.apiKeys.authenticate(key);
       if (!principal) throw new ApiError(API_ERROR.UNAUTHORIZED, 'invalid API key');
       request.principal = principal;
-      request.log = request.log.child({ tenant: principal.tenant });
-      reply.log = request.log;
+      bindRequestLog(request, { tenant: principal.tenant });
     });
   },
   { name: 'auth', dependencies: ['stores', 'errors'] },

@@ -28,10 +28,14 @@ declare module 'fastify' {
 /** The PostgreSQL repositories; the pool itself belongs to the runtime, which closes it. */
 export default fp(
   async (app: FastifyInstance, opts: { sql: Sql }) => {
+    const apiKeys = new ApiKeyStore(opts.sql);
+    // Cached key lookups are dropped on every key change, whichever API instance made it.
+    const stopWatching = await apiKeys.watchChanges();
+    app.addHook('onClose', stopWatching);
     app.decorate('stores', {
       devices: new DeviceStore(opts.sql),
       telemetry: new TelemetryReader(opts.sql),
-      apiKeys: new ApiKeyStore(opts.sql),
+      apiKeys,
       webhooks: new WebhookStore(opts.sql),
       sessions: new SessionStore(opts.sql),
       provisioningKeys: new ProvisioningKeyStore(opts.sql),
