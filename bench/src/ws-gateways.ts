@@ -140,11 +140,68 @@ export function rssOf(pid: number): number {
   return kb === undefined ? Number.NaN : Number(kb) * 1024;
 }
 
-/** The V8 heap in use by a service, from its /metrics (prom-client default metrics). */
-export async function heapUsedOf(opsUrl: string): Promise<number> {
+/** A service's memory: RSS from /proc; heap used, heap committed and external from its /metrics. */
+export interface ServiceMemory {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+}
+
+export async function serviceMemoryOf(opsUrl: string, pid?: number): Promise<ServiceMemory> {
   const text = await (await fetch(`${opsUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('fleetwire_nodejs_heap_size_used_bytes'));
-  return line ? Number(line.split(' ').at(-1)) : Number.NaN;
+  const metric = (name: string) => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+    return line ? Number(line.split(' ').at(-1)) : Number.NaN;
+  };
+  return {
+    rss: pid === undefined ? Number.NaN : rssOf(pid),
+    heapUsed: metric('fleetwire_nodejs_heap_size_used_bytes'),
+    heapTotal: metric('fleetwire_nodejs_heap_size_total_bytes'),
+    external: metric('fleetwire_nodejs_external_memory_bytes'),
+  };
+}
+
+/** How many session starts / upgrade checks the edge's batched statements carried, per statement. */
+export async function statementBatchesOf(opsUrl: string): Promise<string> {
+  const text = await (await fetch(`${opsUrl}/metrics`)).text();
+  const sum = (metric: string, statement: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(`${metric}{`) && l.includes(`statement="${statement}"`))
+      .reduce((total, l) => total + Number(l.split(' ').at(-1)), 0);
+  return ['open_session', 'find_session']
+    .map((statement) => {
+      const statements = sum('fleetwire_edge_ws_db_statements_total', statement);
+      const requests = sum('fleetwire_edge_ws_db_requests_total', statement);
+      return `${statement} ${requests} in ${statements} statements (${(requests / statements).toFixed(1)} each)`;
+    })
+    .join(' · ');
+}
+
+/**
+ * A full garbage collection in a service started with `--inspect=<host:port>` (the bench's
+ * NODE_OPTIONS), through the inspector (`HeapProfiler.collectGarbage`): memory figures then count
+ * what the connections hold, not garbage a later GC would free. The service itself has no switch.
+ */
+export async function collectGarbage(inspectorPort: number): Promise<void> {
+  const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json()) as Array<{
+    webSocketDebuggerUrl: string;
+  }>;
+  const ws = new WebSocket(targets[0]!.webSocketDebuggerUrl);
+  try {
+    await new Promise((resolve, reject) => {
+      ws.onopen = () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
+      ws.onmessage = (event) => {
+        if ((JSON.parse(String(event.data)) as { id?: number }).id === 1) resolve(undefined);
+      };
+      ws.onerror = () => reject(new Error('inspector connection failed'));
+    });
+  } finally {
+    ws.close();
+  }
+  // Let V8 give the freed pages back before RSS is read.
+  await new Promise((r) => setTimeout(r, 500));
 }
 
 export const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;

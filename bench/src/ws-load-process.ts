@@ -6,6 +6,7 @@
  * bench/src/ws-gateways.ts.
  */
 
+import http from 'node:http';
 import { createLogger, type LogLevel } from '@fleetwire/runtime';
 import {
   CredentialStore,
@@ -120,7 +121,12 @@ async function run(config: LoadConfig): Promise<{ devices: SimulatedWsDevice[]; 
           report.sessionMs.push(timing.sessionMs);
           report.lastAcceptAt = Date.now();
           firstConnections++;
-          if (firstConnections === count) send({ type: 'connected', report, baseline });
+          if (firstConnections === count) {
+            // Devices do not keep their session-start connection: close the shared agent's idle
+            // keep-alive sockets, so that the edge's memory counts only the device connections.
+            http.globalAgent.destroy();
+            send({ type: 'connected', report, baseline });
+          }
           release(d);
         },
         connectFailed: (d, reason) => {

@@ -196,7 +196,15 @@ await withStack(stackOptions, async (stack) => {
 
   const sorted = Float64Array.from(latencies).sort();
   const { stats } = await load!.stats();
-  console.log(`CPU while measuring: ${formatCpu(cpu)}\n`);
+  console.log(`CPU while measuring: ${formatCpu(cpu)}`);
+  // CPU time per command stays comparable on a shared machine; it includes the gateways' heartbeats.
+  const perCommand = (pct: number) => ((pct / 100) * 1000 * measuredSeconds) / Math.max(1, measuredResults);
+  console.log(
+    `CPU ms per command: ${cpu
+      .filter(([name]) => !name.startsWith('('))
+      .map(([name, pct]) => `${name} ${perCommand(pct).toFixed(3)}`)
+      .join(' · ')}\n`,
+  );
   console.log(
     table([
       ['figure', 'value', 'aim'],

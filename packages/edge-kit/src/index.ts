@@ -1,7 +1,9 @@
 export type { PresenceRecorderDeps } from './presence.ts';
 export { PresenceRecorder } from './presence.ts';
-export type { CloseOrder, Takeover, TakeoverDeps } from './takeover.ts';
+export type { Claim, CloseOrder, Takeover, TakeoverDeps } from './takeover.ts';
 export {
+  announceClaim,
+  claimDevice,
   closeOrderIn,
   closeOrderOf,
   encodeCloseOrder,

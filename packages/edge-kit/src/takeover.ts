@@ -99,3 +99,55 @@ export async function takeOver(
   const current = await presence.isCurrent(tenant, deviceId, epoch);
   return { epoch, downlink, current };
 }
+
+export interface Claim {
+  epoch: number;
+  /** The connection's subscription on `down.<device>`; unsubscribe it when the connection ends. */
+  downlink: Subscription;
+}
+
+/**
+ * `takeOver` without its two round trips (a flush and a presence read), for edges that can hold
+ * close orders until their epoch is known. The subscription goes out first, on the same NATS
+ * connection as the presence write, so the server has it before the write gets its revision: any
+ * newer connection of the device, which publishes its close order only once its own (later)
+ * revision is stored, reaches this one. Both older and newer holders therefore hear each other,
+ * and no final check is needed.
+ *
+ * `onDownlink` may see close orders before this resolves, including this connection's own (same
+ * epoch, so it closes nothing): keep the newest and apply `mustClose` once the epoch is known.
+ */
+export async function claimDevice(
+  deps: TakeoverDeps,
+  tenant: TenantId,
+  deviceId: DeviceId,
+  onDownlink: (err: Error | null, msg: Msg) => void,
+): Promise<Claim> {
+  const { nc, subjects, presence } = deps;
+  const down = subjects.down(tenant, deviceId);
+  const downlink = nc.subscribe(down, { callback: onDownlink });
+  let epoch: number;
+  try {
+    epoch = await presence.online(tenant, deviceId);
+  } catch (err) {
+    downlink.unsubscribe();
+    throw err;
+  }
+  announceClaim(nc, subjects, tenant, deviceId, epoch);
+  return { epoch, downlink };
+}
+
+/**
+ * Publishes the close order of the connection holding `epoch` on the device's down subject: every
+ * older holder closes. `claimDevice` does it once online; an edge repeats it a second or so later,
+ * which covers a NATS cluster where an older holder's subscription had not reached this server yet.
+ */
+export function announceClaim(
+  nc: NatsConnection,
+  subjects: Subjects,
+  tenant: TenantId,
+  deviceId: DeviceId,
+  epoch: number,
+): void {
+  nc.publish(subjects.down(tenant, deviceId), encodeCloseOrder({ epoch, reason: TAKEOVER_REASON }));
+}

@@ -1,11 +1,13 @@
 import {
+  announceClaim,
+  type Claim,
   type CloseOrder,
+  claimDevice,
   closeOrderOf,
   isRevocation,
   mustClose,
   type PresenceRecorder,
   TAKEOVER_REASON,
-  takeOver,
 } from '@fleetwire/edge-kit';
 import {
   CommandAckBody,
@@ -26,10 +28,11 @@ import {
 } from '@fleetwire/protocol';
 import type { JetStreamPublisher, Logger } from '@fleetwire/runtime';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { type RawData, WebSocket } from 'ws';
+import { WebSocket } from 'ws';
 import { type RateLimit, TokenBucket, ViolationWindow } from './domain/limits.ts';
 import type { DeviceSession } from './domain/sessions.ts';
 import { routeUplink, type Uplink } from './domain/uplink.ts';
+import { binaryFrame, directSocketOf, MAX_DIRECT_PAYLOAD, type WsInternals } from './frames.ts';
 import type { EdgeWsMetrics } from './metrics.ts';
 
 /** What every channel of one edge shares (one object, so a channel costs only its own fields). */
@@ -49,11 +52,51 @@ export interface ChannelContext {
   released(channel: DeviceChannel): void;
   /** Presence updates still in flight, so that a drain can wait for them. */
   track(work: Promise<unknown>): void;
+  /**
+   * Runs `work` with the other work queued in this event-loop turn, in one `setImmediate`: the NATS
+   * commands they issue (the down-subject subscriptions of every device going online) then leave
+   * in one socket write instead of one per device.
+   */
+  inTurn(work: () => void): void;
 }
 
-/** The ws library builds our sockets (WebSocketServer option `WebSocket`), so a socket can name its channel. */
+/**
+ * The ws library builds our sockets (WebSocketServer option `WebSocket`), so a socket can name its
+ * channel. ws reports everything about a socket through `emit`, and the channel is its only listener:
+ * events go straight to it, so a socket carries no listener table (an EventEmitter's `_events`
+ * dictionary, a few hundred bytes per connection).
+ */
 export class DeviceSocket extends WebSocket {
   channel: DeviceChannel | undefined = undefined;
+
+  /** Sends one binary message, framed here and written at once when ws's sender allows it. */
+  sendBinary(message: Uint8Array, frame?: Buffer): void {
+    const socket =
+      message.length <= MAX_DIRECT_PAYLOAD ? directSocketOf(this as unknown as WsInternals) : undefined;
+    if (socket) socket.write(frame ?? binaryFrame(message));
+    else this.send(message);
+  }
+
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    const channel = this.channel;
+    switch (event) {
+      case 'message':
+        // binaryType is 'nodebuffer': a message is one Buffer, fragments already joined.
+        channel?.receive(args[0] as Buffer, args[1] as boolean);
+        return true;
+      case 'ping':
+        channel?.touch();
+        return true;
+      case 'close':
+        channel?.socketClosed(args[0] as number);
+        return true;
+      case 'error':
+        channel?.socketFailed(args[0] as Error);
+        return true;
+      default:
+        return super.emit(event, ...args);
+    }
+  }
 }
 
 /** Why connections end: the metric label, the text for presence and control/close, the close code. */
@@ -76,7 +119,11 @@ type State = (typeof STATE)[keyof typeof STATE];
 
 /** fleetwire protos a device may use, announced in control/accept. */
 const PROTOCOLS = [PROTO.TELEMETRY, PROTO.EVENT, PROTO.STATUS, PROTO.COMMAND, PROTO.LOG];
+/** The body of every control/accept (only its header props differ per connection). */
+const ACCEPT_BODY = encodePayload(ControlAcceptBody, { version: 1, protocols: PROTOCOLS });
 const PONG = encodeProtoMsg({ hdr: { proto: PROTO.CONTROL, typ: MSG_TYPE.CONTROL.PONG } });
+/** Every pong is the same WebSocket frame: framed once. */
+const PONG_FRAME = binaryFrame(PONG);
 const PROTO_LABEL: Readonly<Record<number, string>> = {
   [PROTO.CONTROL]: 'control',
   [PROTO.TELEMETRY]: 'telemetry',
@@ -85,6 +132,8 @@ const PROTO_LABEL: Readonly<Record<number, string>> = {
   [PROTO.COMMAND]: 'command',
   [PROTO.LOG]: 'log',
 };
+/** How long after going online a connection repeats its close order (a cluster's interest has spread by then). */
+const REANNOUNCE_AFTER_MS = 1_000;
 /** Close-frame reasons are limited to 123 bytes. */
 const MAX_CLOSE_REASON = 123;
 const DOWNLINK_MAX_BYTES = 1024 * 1024;
@@ -106,11 +155,14 @@ export class DeviceChannel {
   #epoch = 0;
   #downlink: Subscription | undefined;
   readonly #bucket: TokenBucket;
-  readonly #violations = new ViolationWindow();
+  /** Made at the first violation: most devices never have one. */
+  #violations: ViolationWindow | undefined;
   /** Frames that arrived with control/open, before the device was online (rare, short-lived). */
   #early: Buffer[] | undefined;
   /** The newest close order that arrived while our own epoch was not known yet. */
   #pendingOrder: CloseOrder | undefined;
+  /** When the sweep repeats this connection's close order (0: done), see `announceClaim`. */
+  #reannounceAt = 0;
 
   constructor(ws: DeviceSocket, session: DeviceSession, ctx: ChannelContext, now = Date.now()) {
     this.#ws = ws;
@@ -120,10 +172,6 @@ export class DeviceChannel {
     this.#lastSeenAt = now;
     this.#bucket = new TokenBucket(ctx.rate, now);
     ws.channel = this;
-    ws.on('message', onSocketMessage);
-    ws.on('ping', onSocketPing);
-    ws.on('close', onSocketClose);
-    ws.on('error', onSocketError);
   }
 
   get deviceId(): string {
@@ -137,6 +185,10 @@ export class DeviceChannel {
     } else if (this.#state === STATE.OPEN && now - this.#lastSeenAt > 3 * this.#session.heartbeatMs) {
       // Three heartbeats of silence: the device is gone (or cannot reach us); no close handshake.
       this.terminate(CLOSE.HEARTBEAT);
+    } else if (this.#state === STATE.OPEN && this.#reannounceAt !== 0 && now >= this.#reannounceAt) {
+      this.#reannounceAt = 0;
+      const { tenant, deviceId } = this.#session;
+      announceClaim(this.#ctx.nc, this.#ctx.subjects, tenant, deviceId, this.#epoch);
     }
   }
 
@@ -152,6 +204,8 @@ export class DeviceChannel {
     if (this.#state === STATE.ACCEPTING && isBinary) {
       this.#early ??= [];
       this.#early.push(data);
+      // A device that does not wait for its accept is held back in the socket, not in memory.
+      if (this.#early.length >= this.#ctx.rate.burst) this.#ws.pause();
       return;
     }
     if (!isBinary) {
@@ -215,7 +269,7 @@ export class DeviceChannel {
   #onControl(msg: ProtoMsg): void {
     switch (msg.hdr.typ) {
       case MSG_TYPE.CONTROL.PING:
-        this.#send(PONG);
+        this.#send(PONG, PONG_FRAME);
         return;
       case MSG_TYPE.CONTROL.PONG:
         return;
@@ -251,17 +305,17 @@ export class DeviceChannel {
       return;
     }
     this.#state = STATE.ACCEPTING;
-    // Frames sent before our accept wait in the socket until the device is online.
-    this.#ws.pause();
-    void this.#goOnline();
+    this.#ctx.inTurn(() => void this.#goOnline());
   }
 
   async #goOnline(): Promise<void> {
+    // Gone already while waiting for its turn: nothing to claim.
+    if (this.#closed()) return;
     const { tenant, deviceId, heartbeatMs } = this.#session;
     const { log } = this.#ctx;
-    let taken: Awaited<ReturnType<typeof takeOver>>;
+    let taken: Claim;
     try {
-      taken = await takeOver(this.#ctx, tenant, deviceId, (_err, msg) => this.#onDownlink(msg));
+      taken = await claimDevice(this.#ctx, tenant, deviceId, (_err, msg) => this.#onDownlink(msg));
     } catch (err) {
       log.error({ deviceId, err }, 'device could not go online');
       this.close(CLOSE.FAILED);
@@ -276,12 +330,9 @@ export class DeviceChannel {
     this.#epoch = taken.epoch;
     this.#downlink = taken.downlink;
     this.#state = STATE.OPEN;
+    // A newer connection's close order may have come in while we waited for our epoch.
     const pending = this.#pendingOrder;
     this.#pendingOrder = undefined;
-    if (!taken.current) {
-      this.close(CLOSE.TAKEOVER);
-      return;
-    }
     if (pending && mustClose(pending, taken.epoch)) {
       this.#onCloseOrder(pending);
       return;
@@ -293,14 +344,19 @@ export class DeviceChannel {
           typ: MSG_TYPE.CONTROL.ACCEPT,
           props: { heartbeatMs, deviceId, epoch: taken.epoch, maxFrameBytes: this.#ctx.maxFrameBytes },
         },
-        body: encodePayload(ControlAcceptBody, { version: 1, protocols: PROTOCOLS }),
+        body: ACCEPT_BODY,
       }),
     );
     log.info({ deviceId, tenant, epoch: taken.epoch }, 'device online');
+    const now = Date.now();
+    // The read deadline starts at the accept: the device pings from then on, and the time the edge
+    // took to bring it online is not the device's silence.
+    this.#lastSeenAt = now;
+    this.#reannounceAt = now + REANNOUNCE_AFTER_MS;
     const early = this.#early ?? [];
     this.#early = undefined;
     for (const frame of early) this.receive(frame, true);
-    this.#ws.resume();
+    if (this.#ws.isPaused) this.#ws.resume();
   }
 
   #onDeviceClose(msg: ProtoMsg): void {
@@ -437,6 +493,7 @@ export class DeviceChannel {
 
   #violation(code: 413 | 429, err: string, now: number): void {
     this.#sendError(code, err);
+    this.#violations ??= new ViolationWindow();
     if (this.#violations.record(now)) {
       this.#ctx.log.warn({ deviceId: this.deviceId, code }, 'closing a connection over its limits');
       this.close(CLOSE.LIMITS);
@@ -483,10 +540,14 @@ export class DeviceChannel {
     );
   }
 
-  #send(frame: Uint8Array): boolean {
+  #send(message: Uint8Array, frame?: Buffer): boolean {
     if (this.#ws.readyState !== WebSocket.OPEN) return false;
-    this.#ws.send(frame);
+    this.#ws.sendBinary(message, frame);
     return true;
+  }
+
+  #closed(): boolean {
+    return this.#state === STATE.CLOSED;
   }
 
   /** Runs once per channel: leave the down subject, record offline, count the close. */
@@ -529,22 +590,4 @@ function truncate(text: string): string {
   let cut = text;
   while (Buffer.byteLength(cut) > MAX_CLOSE_REASON) cut = cut.slice(0, -1);
   return cut;
-}
-
-// Socket listeners are shared functions (`this` is the socket), not closures per connection.
-function channelOf(ws: WebSocket): DeviceChannel | undefined {
-  return (ws as DeviceSocket).channel;
-}
-function onSocketMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
-  // binaryType is 'nodebuffer': a message is one Buffer, fragments already joined.
-  channelOf(this)?.receive(data as Buffer, isBinary);
-}
-function onSocketPing(this: WebSocket): void {
-  channelOf(this)?.touch();
-}
-function onSocketClose(this: WebSocket, code: number): void {
-  channelOf(this)?.socketClosed(code);
-}
-function onSocketError(this: WebSocket, err: Error): void {
-  channelOf(this)?.socketFailed(err);
 }

@@ -23,8 +23,10 @@ export class WsEdge {
   readonly #sweeper: NodeJS.Timeout;
   #accepting = true;
 
-  constructor(context: Omit<ChannelContext, 'released' | 'track'>, opts: EdgeOptions) {
+  constructor(context: Omit<ChannelContext, 'released' | 'track' | 'inTurn'>, opts: EdgeOptions) {
+    const turn = new TurnQueue();
     this.#ctx = {
+      inTurn: (work) => turn.add(work),
       ...context,
       released: (channel) => {
         this.#channels.delete(channel);
@@ -102,6 +104,22 @@ export class WsEdge {
     while (this.#channels.size > 0 && Date.now() < deadline) await sleep(10);
     for (const channel of this.#channels) channel.terminate(CLOSE.SHUTDOWN);
     clearInterval(this.#sweeper);
+  }
+}
+
+/** Work gathered during one event-loop turn, run together in the next `setImmediate`. */
+class TurnQueue {
+  #work: Array<() => void> = [];
+
+  add(work: () => void): void {
+    if (this.#work.length === 0) setImmediate(() => this.#run());
+    this.#work.push(work);
+  }
+
+  #run(): void {
+    const work = this.#work;
+    this.#work = [];
+    for (const run of work) run();
   }
 }
 

@@ -2,7 +2,13 @@ import type { AddressInfo } from 'node:net';
 import { DeviceLogStore, LogTooLargeError } from '@fleetwire/device-logs';
 import { PresenceRecorder } from '@fleetwire/edge-kit';
 import { jetStreamTopology, parseEdgeId, TRANSPORT } from '@fleetwire/protocol';
-import { JetStreamPublisher, provisioningFor, runService, type ServiceDefinition } from '@fleetwire/runtime';
+import {
+  coalesceSocketWrites,
+  JetStreamPublisher,
+  provisioningFor,
+  runService,
+  type ServiceDefinition,
+} from '@fleetwire/runtime';
 import { migrations } from '@fleetwire/schema';
 import { Kvm } from '@nats-io/kv';
 import { PgIdentityStore } from './adapters/identity.ts';
@@ -45,6 +51,10 @@ export const edgeWs: ServiceDefinition<typeof edgeWsConfig, EdgeWsInstance> = {
       config.edgeId ?? config.instanceId.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64),
     );
     const metrics = edgeWsMetrics(ctx.metrics);
+    // Answers to command requests, subscriptions and close orders of many devices per turn: one
+    // socket write per event-loop turn instead of one per callback. The outbound buffer stays one
+    // FIFO, so a subscription still leaves before the presence write that follows it.
+    coalesceSocketWrites(nats.nc);
     const publisher = new JetStreamPublisher(nats.nc, {
       timeoutMs: config.publishTimeoutMs,
       coalesceWrites: true,
@@ -58,7 +68,10 @@ export const edgeWs: ServiceDefinition<typeof edgeWsConfig, EdgeWsInstance> = {
       transport: TRANSPORT.WS,
       log,
     });
-    const identity = new PgIdentityStore(sql);
+    const identity = new PgIdentityStore(sql, (statement, size) => {
+      metrics.dbStatements.inc({ statement });
+      metrics.dbRequests.inc({ statement }, size);
+    });
     const logs = await DeviceLogStore.open({
       sql,
       js: nats.js,

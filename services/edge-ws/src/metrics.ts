@@ -49,6 +49,18 @@ export function edgeWsMetrics(registry: Registry) {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    dbStatements: new Counter({
+      name: `${p}db_statements_total`,
+      help: 'Batched session statements run (session starts and upgrade checks of one event-loop turn share one)',
+      labelNames: ['statement'] as const,
+      registers: [registry],
+    }),
+    dbRequests: new Counter({
+      name: `${p}db_requests_total`,
+      help: 'Session starts and upgrade checks carried by the batched statements',
+      labelNames: ['statement'] as const,
+      registers: [registry],
+    }),
     logUploads: new Counter({
       name: `${p}log_uploads_total`,
       help: 'Log uploads by outcome',

@@ -1,4 +1,4 @@
-import { encodeCloseOrder, REVOCATION_EPOCH } from '@fleetwire/edge-kit';
+import { closeOrderIn, encodeCloseOrder, REVOCATION_EPOCH } from '@fleetwire/edge-kit';
 import {
   CommandAckBody,
   type CommandId,
@@ -154,6 +154,21 @@ describe('edge-ws channel: frames, commands, limits, presence (real NATS, Postgr
     const offline = await eventually(() => presence.events.find((e) => e.state === 'offline'));
     expect(offline).toMatchObject({ epoch, reason: 'closed by device' });
     presence.stop();
+  });
+
+  it('holds frames sent right behind control/open until the device is online, then handles them in order', async () => {
+    const client = await connect('gw-eager');
+    client.send(control(MSG_TYPE.CONTROL.OPEN, encodeMsgpack({ versions: [1] })));
+    client.send(ping());
+    client.send(telemetry(Date.now(), 'eager-1'));
+    // The first frame the device hears is its accept: nothing was handled before it was online.
+    const accept = await client.next();
+    expect(accept.hdr.typ).toBe(MSG_TYPE.CONTROL.ACCEPT);
+    expect(accept.hdr.props?.epoch).toBeGreaterThan(0);
+    await client.nextControl(MSG_TYPE.CONTROL.PONG);
+    const ack = await client.nextControl(MSG_TYPE.CONTROL.ACK);
+    expect(ack.hdr.props?.msgid).toBe('eager-1');
+    await client.close();
   });
 
   it('refuses a handshake without version 1: control/error 426 close:true, then closes', async () => {
@@ -330,10 +345,28 @@ describe('edge-ws channel: frames, commands, limits, presence (real NATS, Postgr
     );
     expect(errorBody(malformed)).toMatchObject({ code: 400 });
     await client.close();
-    // Once the device is gone nobody answers: the requester learns it is offline.
-    await expect(request({ hdr: { proto: PROTO.COMMAND, typ: 'request' } })).rejects.toThrow(
-      /no responders/i,
+    // Once the device is gone nobody answers: the requester learns it is offline. (The edge's
+    // unsubscribe reaches the server a moment after the client sees its close: a request in that
+    // moment times out, so ask until the server answers for itself.)
+    const offline = await eventually(
+      async () => {
+        try {
+          await nc.request(
+            s.down(TENANT, 'gw-cmd' as DeviceId),
+            encodeProtoMsg({ hdr: { proto: PROTO.COMMAND, typ: 'request' } }),
+            {
+              timeout: 500,
+            },
+          );
+          return false;
+        } catch (err) {
+          return /no responders/i.test(String(err));
+        }
+      },
+      10_000,
+      'no responders',
     );
+    expect(offline).toBe(true);
   });
 
   it('answers an oversize frame with 413 and drops it; other devices are unaffected; 4× the limit closes 1009', async () => {
@@ -412,6 +445,30 @@ describe('edge-ws channel: frames, commands, limits, presence (real NATS, Postgr
     await third.close();
     await eventually(() => presence.events.find((e) => e.state === 'offline' && e.epoch === e3));
     presence.stop();
+  });
+
+  it('repeats its close order a second after going online, for older holders the first one missed', async () => {
+    const orders: number[] = [];
+    const sub = nc.subscribe(subjects().down(TENANT, 'gw-again' as DeviceId), {
+      callback: (_err, m) => {
+        const order = closeOrderIn(m.data);
+        if (order) orders.push(order.epoch);
+      },
+    });
+    await nc.flush();
+    const client = await connect('gw-again');
+    const epoch = (await client.open()).accept.hdr.props?.epoch as number;
+    // Heartbeats of 300 ms here: keep the device alive past the repeat.
+    const pinger = setInterval(() => client.send(ping()), TEST_HEARTBEAT_MS / 2);
+    await eventually(() => orders.length >= 1);
+    expect(orders).toEqual([epoch]);
+    await eventually(() => orders.length >= 2, 5_000, 'the repeated close order');
+    expect(orders).toEqual([epoch, epoch]);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(orders).toHaveLength(2);
+    clearInterval(pinger);
+    sub.unsubscribe();
+    await client.close();
   });
 
   it('leaves exactly one connection when two of the same device open at the same moment', async () => {

@@ -200,6 +200,47 @@ describe('edge-ws identity: sessions, upgrades and log uploads (real PostgreSQL,
     expect(await bad.json()).toMatchObject({ error: 'bad_credential' });
   });
 
+  it('answers every caller of a batched session start and upgrade check with its own outcome', async () => {
+    // Concurrent requests share one statement per event-loop turn: each must still get its own answer.
+    const ids = Array.from({ length: 12 }, (_, i) => `gw-batch-${i}`);
+    const credentials = await Promise.all(ids.map((id) => registerDevice(sql, id)));
+    const starts = await Promise.all(
+      ids.map((deviceId, i) =>
+        postJson(sessions(), {
+          deviceId,
+          // Every third device sends another device's credential; every other one reports an identity.
+          credential: i % 3 === 2 ? credentials[(i + 1) % ids.length] : credentials[i],
+          ...(i % 2 === 0 ? { identity: { serial: `SN-${i}` } } : {}),
+        }),
+      ),
+    );
+    for (const [i, res] of starts.entries()) {
+      if (i % 3 === 2) {
+        expect(res, ids[i]).toMatchObject({ status: 401, body: { error: 'bad_credential' } });
+        continue;
+      }
+      expect(res.status, ids[i]).toBe(201);
+      expect(res.body.deviceId).toBe(ids[i]);
+      const [row] =
+        await sql`select device_id from device_sessions where id = ${res.body.sessionId as string}`;
+      expect(row?.device_id).toBe(ids[i]);
+    }
+    const identities = await sql`select id, identity from devices where id = any(${ids}) order by id`;
+    for (const { id, identity } of identities) {
+      const i = Number(id.split('-').at(-1));
+      expect(identity, id).toEqual(i % 2 === 0 && i % 3 !== 2 ? { serial: `SN-${i}` } : {});
+    }
+    const tokens = starts.filter((r) => r.status === 201).map((r) => r.body.token as string);
+    const attempts = await Promise.all(
+      [...tokens, 'fws_not-a-session'].map((token) => DeviceClient.attempt(base, { token })),
+    );
+    for (const attempt of attempts.slice(0, -1)) {
+      expect(attempt).toBeInstanceOf(DeviceClient);
+      await (attempt as DeviceClient).close();
+    }
+    expect(attempts.at(-1)).toMatchObject({ status: 401, body: { error: 'session_unknown' } });
+  });
+
   it('refuses upgrades before any frame: subprotocol, missing, unknown, expired, revoked, deprovisioned', async () => {
     const credential = await registerDevice(sql, 'gw-up');
     const live = await sessionToken(base, 'gw-up', credential);

@@ -8,6 +8,7 @@ import type {
   SessionInput,
   SessionRecord,
 } from '../domain/sessions.ts';
+import { TurnBatch } from './turn-batch.ts';
 
 /**
  * Device credentials, provisioning keys and device sessions in PostgreSQL (migration 0008). Only
@@ -16,34 +17,71 @@ import type {
  */
 export class PgIdentityStore implements IdentityStore {
   readonly #sql: Sql;
+  /**
+   * Session starts and upgrade checks of one event-loop turn share one statement each: under load
+   * that is one query for hundreds of devices instead of one per device.
+   */
+  readonly #opens: TurnBatch<CredentialOpen, OpenedRow | undefined>;
+  readonly #finds: TurnBatch<string, SessionRecord | undefined>;
 
-  constructor(sql: Sql) {
+  /** `batched` hears the size of each batched statement (a metric), by what it does. */
+  constructor(sql: Sql, batched?: (statement: 'open_session' | 'find_session', size: number) => void) {
     this.#sql = sql;
+    this.#opens = new TurnBatch((batch) => this.#openMany(batch), {
+      flushed: (size) => batched?.('open_session', size),
+    });
+    this.#finds = new TurnBatch((hashes) => this.#findMany(hashes), {
+      flushed: (size) => batched?.('find_session', size),
+    });
   }
 
-  /**
-   * One statement: find the ws device the credential belongs to (only if it is `deviceId`), insert
-   * the session, record the identity it reported, and read the tenant's heartbeat.
-   */
   async openSessionWithCredential(
     credential: string,
     input: SessionInput,
   ): Promise<OpenedSession | undefined> {
-    const sql = this.#sql;
     const session = newSession();
-    const [row] = await sql`
-      with d as (
-        select tenant_id, id from devices
-        where credential_hash = ${hashSecret(credential)} and id = ${input.deviceId} and kind = 'ws'
-      ),
-      s as (${insertSession(sql, session, input, sql`select tenant_id, id from d`)}),
-      u as (
-        update devices set identity = ${identityJson(sql, input.identity)}, updated_at = now()
-        from d where devices.tenant_id = d.tenant_id and devices.id = d.id
-          and ${input.identity !== undefined}::boolean
-      )
-      select s.tenant_id, s.expires_at, t.ws_heartbeat_ms from s join tenants t on t.id = s.tenant_id`;
+    const row = await this.#opens.add({ credentialHash: hashSecret(credential), session, input });
     return row ? opened(session, row) : undefined;
+  }
+
+  /**
+   * One statement for a batch: find the ws device each credential belongs to (only if it is the
+   * device named), insert the sessions, record the identities they reported (rows whose identity
+   * did not change are left alone), and read each tenant's heartbeat.
+   */
+  async #openMany(batch: CredentialOpen[]): Promise<Array<OpenedRow | undefined>> {
+    const sql = this.#sql;
+    const rows = await sql`
+      with q as (
+        select * from unnest(
+          ${batch.map((b) => b.credentialHash)}::text[], ${batch.map((b) => b.input.deviceId)}::text[],
+          ${batch.map((b) => b.session.id)}::text[], ${batch.map((b) => hashSecret(b.session.token))}::text[],
+          ${batch.map((b) => (b.input.identity === undefined ? null : JSON.stringify(b.input.identity)))}::text[],
+          ${batch.map((b) => String(b.input.ttlMs))}::text[]
+        ) as q (credential_hash, device_id, session_id, token_hash, identity, ttl_ms)
+      ),
+      d as (
+        select devices.tenant_id, q.* from q
+        cross join lateral (
+          select tenant_id from devices
+          where credential_hash = q.credential_hash and id = q.device_id and kind = 'ws'
+        ) as devices
+      ),
+      s as (
+        insert into device_sessions (id, tenant_id, device_id, token_hash, expires_at, identity)
+        select session_id, tenant_id, device_id, token_hash,
+               now() + ttl_ms::float8 * interval '1 millisecond', coalesce(identity::jsonb, '{}')
+        from d
+        returning id, tenant_id, expires_at
+      ),
+      u as (
+        update devices set identity = d.identity::jsonb, updated_at = now()
+        from d where devices.tenant_id = d.tenant_id and devices.id = d.device_id
+          and d.identity is not null and devices.identity is distinct from d.identity::jsonb
+      )
+      select s.id, s.tenant_id, s.expires_at, t.ws_heartbeat_ms from s join tenants t on t.id = s.tenant_id`;
+    const byId = new Map(rows.map((row) => [row.id as string, row as OpenedRow]));
+    return batch.map((b) => byId.get(b.session.id));
   }
 
   async deviceIdTaken(deviceId: DeviceId): Promise<boolean> {
@@ -77,9 +115,13 @@ export class PgIdentityStore implements IdentityStore {
     return row ? { ...opened(session, row), credential } : undefined;
   }
 
-  async findSession(token: string): Promise<SessionRecord | undefined> {
-    const [row] = await this.#sql`
-      select s.id, s.tenant_id, s.device_id,
+  findSession(token: string): Promise<SessionRecord | undefined> {
+    return this.#finds.add(hashSecret(token));
+  }
+
+  async #findMany(hashes: string[]): Promise<Array<SessionRecord | undefined>> {
+    const rows = await this.#sql`
+      select s.token_hash, s.id, s.tenant_id, s.device_id,
              s.revoked_at is not null as revoked,
              s.expires_at <= now() as expired,
              coalesce(d.id is null or d.credential_issued_at > s.created_at, false) as deprovisioned,
@@ -87,17 +129,21 @@ export class PgIdentityStore implements IdentityStore {
       from device_sessions s
       join tenants t on t.id = s.tenant_id
       left join devices d on d.tenant_id = s.tenant_id and d.id = s.device_id
-      where s.token_hash = ${hashSecret(token)}`;
-    if (!row) return undefined;
-    return {
-      sessionId: row.id,
-      tenant: row.tenant_id,
-      deviceId: row.device_id,
-      revoked: row.revoked,
-      expired: row.expired,
-      deprovisioned: row.deprovisioned,
-      tenantHeartbeatMs: row.ws_heartbeat_ms,
-    };
+      where s.token_hash = any(${hashes}::text[])`;
+    const byHash = new Map(rows.map((row) => [row.token_hash as string, row]));
+    return hashes.map((hash) => {
+      const row = byHash.get(hash);
+      if (!row) return undefined;
+      return {
+        sessionId: row.id,
+        tenant: row.tenant_id,
+        deviceId: row.device_id,
+        revoked: row.revoked,
+        expired: row.expired,
+        deprovisioned: row.deprovisioned,
+        tenantHeartbeatMs: row.ws_heartbeat_ms,
+      };
+    });
   }
 
   /** Deletes sessions that expired more than `graceMs` ago; returns how many. */
@@ -107,6 +153,15 @@ export class PgIdentityStore implements IdentityStore {
     return result.count;
   }
 }
+
+interface CredentialOpen {
+  credentialHash: string;
+  session: NewSession;
+  input: SessionInput;
+}
+
+/** What a session insert returns: its tenant, expiry, and the tenant's heartbeat. */
+type OpenedRow = postgres.Row;
 
 interface NewSession {
   id: SessionId;
