@@ -13,8 +13,8 @@ export interface CreateItem {
   request: NormalisedCreate;
   /** The idempotency key, or null. */
   key: string | null;
-  /** What the key is bound to: the hash of the normalised request. */
-  hash: string;
+  /** What the key is bound to: the hash of the normalised request; null without a key. */
+  hash: string | null;
 }
 
 export type CreateResult = { command: CommandView; created: boolean };
@@ -77,6 +77,37 @@ export async function createBatch(work: LedgerTx, items: readonly CreateItem[]):
   });
 }
 
+/**
+ * True when a batch needs neither the lookup nor a second statement: no idempotency key (nothing to
+ * replay or conflict with) and no supersede. The usual case, and `createUnkeyedBatch` handles it.
+ */
+export function isUnkeyedBatch(items: readonly CreateItem[]): boolean {
+  return items.every((item) => item.key === null && !item.request.supersede);
+}
+
+/**
+ * `createBatch` for an unkeyed batch in ONE statement, which commits by itself: the insert skips
+ * items whose device is not registered, and those fail as unknown devices. One round trip and one
+ * commit instead of BEGIN, lookup, insert and COMMIT.
+ */
+export async function createUnkeyedBatch(
+  work: LedgerTx,
+  items: readonly CreateItem[],
+): Promise<CreateOutcome[]> {
+  const inserted = await insertCommands(work, items, { knownDevicesOnly: true });
+  const created = new Map<number, CommandView>();
+  inserted.forEach((view, i) => {
+    if (view) created.set(i, view);
+  });
+  requestDispatches(work, created);
+  return items.map((item, i): CreateOutcome => {
+    const command = created.get(i);
+    return command
+      ? { ok: true, value: { command, created: true } }
+      : { ok: false, error: unknownDevice(item) };
+  });
+}
+
 function planItems(items: readonly CreateItem[], found: readonly LookupRow[]): Plan[] {
   const byOrd = new Map(found.map((r) => [r.i_ord, r]));
   const leaders = new Map<string, number>();
@@ -135,11 +166,13 @@ async function lookup(sql: Queryable, items: readonly CreateItem[]): Promise<Loo
  * with `items`, undefined where a concurrent transaction had inserted the same idempotency key.
  * All rows of a transaction share `created_at` (its start), and the queue order is
  * `(created_at, id)`: the ids are random UUIDs handed out in sorted order, so commands of one
- * device in one batch go out in the order they were requested.
+ * device in one batch go out in the order they were requested. With `knownDevicesOnly`, items whose
+ * device is not registered are skipped (undefined) instead of failing the statement on the FK.
  */
 async function insertCommands(
   work: LedgerTx,
   items: readonly CreateItem[],
+  opts: { knownDevicesOnly: boolean } = { knownDevicesOnly: false },
 ): Promise<Array<CommandView | undefined>> {
   if (items.length === 0) return [];
   const ids = items.map(() => randomUUID()).sort();
@@ -157,7 +190,7 @@ async function insertCommands(
       attempt_timeout_ms: r.attemptTimeoutMs,
       ttl_ms: r.ttlMs,
       idempotency_key: item.key,
-      request_hash: item.key === null ? null : item.hash,
+      request_hash: item.hash,
     };
   });
   const columns = `tenant_id text, id text, device_id text, name text, args jsonb, command_text text,
@@ -171,7 +204,9 @@ async function insertCommands(
         max_attempts, attempt_timeout_ms, expires_at, idempotency_key, request_hash)
       select tenant_id, id, device_id, name, args, command_text, metadata, 'queued',
         max_attempts, attempt_timeout_ms, now() + ttl_ms * interval '1 millisecond', idempotency_key, request_hash
-      from ${jsonRows(work.sql, input, columns)} i order by ord
+      from ${jsonRows(work.sql, input, columns)} i
+      ${opts.knownDevicesOnly ? work.sql`where exists (select 1 from devices d where d.tenant_id = i.tenant_id and d.id = i.device_id)` : work.sql``}
+      order by ord
       on conflict (tenant_id, idempotency_key) where idempotency_key is not null do nothing
       returning *, nextval('command_transitions_seq_seq') as t_next_seq
     ),

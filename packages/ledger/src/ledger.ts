@@ -7,7 +7,14 @@ import {
 } from '@fleetwire/protocol';
 import type { JetStreamPublisher, Logger, Sql } from '@fleetwire/runtime';
 import { type CommandRow, type CommandView, type TransitionView, toView } from './command-view.ts';
-import { type CreateItem, type CreateOutcome, type CreateResult, createBatch } from './create-batch.ts';
+import {
+  type CreateItem,
+  type CreateOutcome,
+  type CreateResult,
+  createBatch,
+  createUnkeyedBatch,
+  isUnkeyedBatch,
+} from './create-batch.ts';
 import { CreateBatcher, type CreateBatchOptions } from './create-batcher.ts';
 import { type CreateCommandInput, normaliseCreate } from './create-input.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
@@ -31,6 +38,8 @@ export interface CommandLedgerDeps {
   createBatch?: Partial<CreateBatchOptions>;
   /** Called once per committed create batch with its size (metrics, tests). */
   onCreateBatch?: (size: number) => void;
+  /** How long published marks wait for company before their UPDATE (see PublishedMarks). */
+  marksLingerMs?: number;
 }
 
 export interface ListQuery {
@@ -69,7 +78,7 @@ export class CommandLedger {
   constructor(deps: CommandLedgerDeps) {
     this.#sql = deps.sql;
     this.#events = new LedgerEvents(deps);
-    this.#marks = new PublishedMarks(deps.sql, deps.log);
+    this.#marks = new PublishedMarks(deps.sql, deps.log, deps.marksLingerMs);
     this.#onChange = deps.onChange;
     this.#onCreateBatch = deps.onCreateBatch;
     this.#creates = new CreateBatcher((items) => this.#createMany(items), deps.createBatch);
@@ -82,7 +91,9 @@ export class CommandLedger {
   async create(input: CreateCommandInput): Promise<CreateResult> {
     const request = normaliseCreate(input);
     const key = input.idempotencyKey ?? null;
-    return this.#creates.submit({ tenant: input.tenant, request, key, hash: requestHash(request) });
+    // Only a key is bound to the request's hash: without one, nothing ever compares it.
+    const hash = key === null ? null : requestHash(request);
+    return this.#creates.submit({ tenant: input.tenant, request, key, hash });
   }
 
   async get(tenant: TenantId, id: string): Promise<CommandView | undefined> {
@@ -261,12 +272,15 @@ export class CommandLedger {
   }
 
   /**
-   * One create batch in one transaction. If the batch as a whole fails (a value PostgreSQL refuses,
-   * a lost connection), each item is tried alone, so one bad request fails only itself.
+   * One create batch in one transaction (an unkeyed batch in one statement, see create-batch.ts).
+   * If the batch as a whole fails (a value PostgreSQL refuses, a lost connection), each item is
+   * tried alone, so one bad request fails only itself.
    */
   async #createMany(items: readonly CreateItem[]): Promise<CreateOutcome[]> {
     try {
-      const outcomes = await this.unitOfWork((work) => createBatch(work, items));
+      const outcomes = isUnkeyedBatch(items)
+        ? await this.#autocommit((work) => createUnkeyedBatch(work, items))
+        : await this.unitOfWork((work) => createBatch(work, items));
       this.#onCreateBatch?.(items.length);
       return outcomes;
     } catch (err) {

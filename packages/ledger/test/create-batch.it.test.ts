@@ -7,8 +7,10 @@ import {
 } from '@fleetwire/protocol';
 import { JetStreamPublisher } from '@fleetwire/runtime';
 import { eventually } from '@fleetwire/testkit';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreateCommandInput } from '../src/create-input.ts';
+import { LEDGER_ERROR } from '../src/errors.ts';
 import { CommandLedger } from '../src/ledger.ts';
 import { type LedgerTestContext, startLedgerContext } from './support.ts';
 
@@ -17,6 +19,7 @@ const A = '356307042445001' as DeviceId;
 const B = '356307042445002' as DeviceId;
 const C = '356307042445003' as DeviceId;
 const D = '356307042445004' as DeviceId;
+const E = '356307042445005' as DeviceId;
 
 describe('create batches: concurrent creates share one transaction (real PostgreSQL and JetStream)', () => {
   let ctx: LedgerTestContext;
@@ -30,7 +33,7 @@ describe('create batches: concurrent creates share one transaction (real Postgre
   };
 
   beforeAll(async () => {
-    ctx = await startLedgerContext('ledger-batch', [A, B, C, D]);
+    ctx = await startLedgerContext('ledger-batch', [A, B, C, D, E]);
     publisher = new JetStreamPublisher(ctx.nats.nc);
     ledger = new CommandLedger({
       sql: ctx.sql,
@@ -160,6 +163,82 @@ describe('create batches: concurrent creates share one transaction (real Postgre
       'superseded',
     ]);
     await eventually(() => wire.states.some((e) => e.commandId === first!.id && e.state === 'superseded'));
+  });
+
+  it('creates a batch without idempotency keys or supersede in one statement (no BEGIN/COMMIT)', async () => {
+    const statements: string[] = [];
+    const counted = postgres(ctx.env.databaseUrl, {
+      max: 1,
+      onnotice: () => {},
+      types: { bigint: postgres.BigInt },
+      debug: (_connection, query) => statements.push(query),
+    });
+    const single = new CommandLedger({
+      sql: counted,
+      publisher,
+      subjects: ctx.topology.subjects,
+      log: ctx.log,
+      createBatch: { lingerMs: 100 },
+    });
+    try {
+      const settled = await Promise.allSettled([
+        single.create(input(E, 'custom one 1')),
+        single.create(input('356307042449999' as DeviceId, 'custom unknown')),
+        single.create(input(E, 'custom one 2')),
+      ]);
+      expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((settled[1] as PromiseRejectedResult).reason).toMatchObject({
+        code: LEDGER_ERROR.UNKNOWN_DEVICE,
+      });
+      const [first, second] = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+      expect(first!.created && second!.created).toBe(true);
+      expect(await queueOf(E)).toEqual([first!.command.id, second!.command.id]);
+      // The published marks' UPDATE comes later, off the caller's path; nothing else ran.
+      const work = statements.filter((q) => !q.includes('published_at') && !q.includes('pg_catalog'));
+      expect(work).toHaveLength(1);
+      expect(work[0]).toContain('insert into commands');
+      await eventually(() =>
+        wire.dispatches.some(
+          (d) => d.deviceId === E && d.reason === 'new' && d.commandId === first!.command.id,
+        ),
+      );
+      await eventually(
+        () => wire.states.filter((e) => e.deviceId === E && e.state === 'queued').length === 2,
+      );
+    } finally {
+      await single.flushMarks();
+      await counted.end();
+    }
+  });
+
+  it('marks the outbox rows of several units of work published in one UPDATE', async () => {
+    const statements: string[] = [];
+    const counted = postgres(ctx.env.databaseUrl, {
+      max: 1,
+      onnotice: () => {},
+      types: { bigint: postgres.BigInt },
+      debug: (_connection, query) => statements.push(query),
+    });
+    const marking = new CommandLedger({
+      sql: counted,
+      publisher,
+      subjects: ctx.topology.subjects,
+      log: ctx.log,
+      marksLingerMs: 2_000,
+    });
+    try {
+      const created = [];
+      // One after another: four units of work, four commits, four sets of outbox rows.
+      for (const n of [1, 2, 3, 4]) created.push(await marking.create(input(E, `custom marked ${n}`)));
+      await marking.flushMarks();
+      expect(statements.filter((q) => q.includes('published_at'))).toHaveLength(1);
+      const [row] = await ctx.sql<{ unpublished: number }[]>`
+        select count(*)::int as unpublished from command_transitions
+        where command_id = any(${created.map((c) => c.command.id)}) and published_at is null`;
+      expect(row?.unpublished).toBe(0);
+    } finally {
+      await counted.end();
+    }
   });
 
   it('fails only the request PostgreSQL refuses when a whole batch is refused', async () => {

@@ -11,6 +11,7 @@ import openapi from './plugins/openapi.ts';
 import requestContext from './plugins/request-context.ts';
 import stores from './plugins/stores.ts';
 import validation from './plugins/validation.ts';
+import { OneLinePerRequest } from './request-logging.ts';
 import apiKeys from './routes/api-keys.ts';
 import commands from './routes/commands.ts';
 import deviceIdentity from './routes/device-identity.ts';
@@ -42,6 +43,7 @@ export interface AppDeps {
 export async function buildApp(deps: AppDeps) {
   const app = Fastify({
     loggerInstance: deps.log,
+    logController: new OneLinePerRequest(),
     bodyLimit: 1024 * 1024,
     requestIdHeader: 'x-request-id',
     routerOptions: { ignoreTrailingSlash: true },

@@ -254,7 +254,11 @@ describe('REST API: commands through the ledger, and the seed command API', () =
       expect(lines.find((l) => l.msg === 'request completed')).toMatchObject({
         deviceId: 'ws-1',
         tenant: 'default',
+        req: { method: 'POST', url: '/v1/devices/ws-1/commands' },
+        res: { statusCode: 201 },
       });
+      // One line per request: the request's fields are on "request completed".
+      expect(lines.filter((l) => l.msg === 'incoming request')).toEqual([]);
 
       await app.inject({
         method: 'GET',

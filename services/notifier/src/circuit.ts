@@ -50,6 +50,11 @@ export class CircuitBreaker {
     this.#hosts.set(host, state);
   }
 
+  /** True while `host` has not failed since its last success: worth waiting for. */
+  isHealthy(host: string): boolean {
+    return !this.#hosts.has(host);
+  }
+
   isOpen(host: string): boolean {
     const state = this.#hosts.get(host);
     return state !== undefined && state.failures >= this.#threshold && this.#now() < state.openUntil;

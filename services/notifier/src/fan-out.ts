@@ -74,7 +74,6 @@ export function fanOutHandler(deps: FanOutDeps, read: EventReader): (msg: JsMsg)
 }
 
 async function publishDeliveries(deps: FanOutDeps, event: NotifyEvent): Promise<void> {
-  const log = deps.log.child(logContext(event));
   const subscriptions = await deps.subscribersOf(event.tenant, event.eventType);
   const planned = planDeliveries(event, deps.config, subscriptions);
   const subject = deps.subjects.notify(event.tenant, 'delivery');
@@ -87,7 +86,8 @@ async function publishDeliveries(deps: FanOutDeps, event: NotifyEvent): Promise<
     }),
   );
   deps.onEvent(event.eventType, planned.length);
-  log.debug({ targets: planned.length }, 'event fanned out');
+  // No child logger per event for a debug line: the context goes on the line itself.
+  deps.log.debug({ ...logContext(event), targets: planned.length }, 'event fanned out');
 }
 
 function logContext(event: NotifyEvent): Record<string, string> {

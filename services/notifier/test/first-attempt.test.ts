@@ -14,6 +14,7 @@ describe('FirstAttempts (real HTTP receiver)', () => {
   const server = http.createServer((req, res) => {
     received.push(req.url ?? '');
     if (req.url === '/hang') return; // never answers
+    if (req.url?.startsWith('/slow')) return void setTimeout(() => res.writeHead(204).end(), 150);
     res.writeHead(204).end();
   });
   beforeAll(async () => {
@@ -67,11 +68,46 @@ describe('FirstAttempts (real HTTP receiver)', () => {
     expect(received.filter((p) => p === '/b')).toHaveLength(1);
   });
 
-  it('queues without an attempt beyond the per-host limit, and reports a timed-out attempt for retry', async () => {
+  it('reports a timed-out attempt for retry; a delivery waiting for its slot is then queued without an attempt', async () => {
     const first = new FirstAttempts(deps, { ...firstAttemptLimits(1), maxInFlightPerHost: 1 });
     const hanging = first.deliver(delivery('/hang'), 'evt-hang:sub');
-    expect(await first.deliver(delivery('/c'), 'evt-c:sub')).toBe('queue');
+    const waiting = first.deliver(delivery('/c'), 'evt-c:sub');
     expect(await hanging).toBe('retry');
+    expect(await waiting).toBe('queue');
     expect(received).not.toContain('/c');
+  });
+
+  it('waits for a slot when the host is healthy instead of queueing', async () => {
+    const first = new FirstAttempts(
+      { ...deps, circuit: new CircuitBreaker({ failureThreshold: 5, openMs: 1_000 }) },
+      {
+        ...firstAttemptLimits(1),
+        maxWaiting: 1,
+      },
+    );
+    const slow = first.deliver(delivery('/slow-1'), 'evt-slow-1:sub');
+    const waiting = first.deliver(delivery('/d'), 'evt-d:sub');
+    // The one waiting place is taken: the next delivery is queued at once, without an attempt.
+    expect(await first.deliver(delivery('/e'), 'evt-e:sub')).toBe('queue');
+    expect(await slow).toBe('done');
+    expect(await waiting).toBe('done');
+    expect(received).toContain('/d');
+    expect(received).not.toContain('/e');
+  });
+
+  it('queues a delivery that waited longer than maxWaitMs for its slot, without an attempt', async () => {
+    const first = new FirstAttempts(
+      { ...deps, circuit: new CircuitBreaker({ failureThreshold: 5, openMs: 1_000 }) },
+      {
+        ...firstAttemptLimits(1),
+        maxWaitMs: 50,
+      },
+    );
+    const slow = first.deliver(delivery('/slow-2'), 'evt-slow-2:sub');
+    expect(await first.deliver(delivery('/f'), 'evt-f:sub')).toBe('queue');
+    expect(await slow).toBe('done');
+    // The slot it gave up on still serves the next delivery.
+    expect(await first.deliver(delivery('/g'), 'evt-g:sub')).toBe('done');
+    expect(received).not.toContain('/f');
   });
 });
