@@ -1,8 +1,9 @@
 import type { DeviceId, TelemetrySummary, TenantId } from '@fleetwire/protocol';
 
-interface Sample {
+/** What a summary reads from a record. */
+export interface Sample {
   deviceTime: number;
-  position?: { lat: number; lon: number; speed?: number };
+  position?: { lat: number; lon: number; speed?: number | undefined } | undefined;
   attributes?: Record<string, number | boolean | string>;
 }
 

@@ -3,7 +3,7 @@ import type { StoredRecord } from './telemetry-store.ts';
 /** The columns, in order, that `encodeTelemetryCopy` writes for every row. */
 export const TELEMETRY_COPY_COLUMNS =
   'tenant_id, device_id, device_time, event_io, received_at, priority, latitude, longitude, altitude, angle, satellites, speed, io, attributes, source';
-const FIELDS = 15;
+export const FIELDS = 15;
 
 /** PostgreSQL timestamps count microseconds from 2000-01-01 UTC. */
 const PG_EPOCH_MS = 946_684_800_000;
@@ -27,37 +27,117 @@ export class CopyDataError extends Error {
  */
 export function encodeTelemetryCopy(records: readonly StoredRecord[]): Buffer {
   const w = new CopyWriter(records.length * 512 + 64);
-  w.raw(SIGNATURE);
-  w.int32(0); // flags
-  w.int32(0); // header extension length
-  for (const r of records) {
-    w.int16(FIELDS);
-    w.text(r.tenantId);
-    w.text(r.deviceId);
-    w.timestamp(r.deviceTime);
-    w.int4(r.eventIo);
-    w.timestamp(r.receivedAt);
-    w.int2(r.priority);
-    w.float8(r.latitude);
-    w.float8(r.longitude);
-    w.int4(r.altitude);
-    w.int4(r.angle);
-    w.int2(r.satellites);
-    w.int4(r.speed);
-    w.jsonb(r.io);
-    w.jsonb(r.attributes);
-    w.text(r.source);
-  }
-  w.int16(-1); // trailer
+  w.header();
+  for (const r of records) w.row(r);
+  w.trailer();
   return w.done();
 }
 
-/** Fields are `int32 length` + bytes in network order; length -1 is NULL. */
-class CopyWriter {
+/**
+ * Fields are `int32 length` + bytes in network order; length -1 is NULL. One writer takes a whole
+ * batch: rows of decoded records (`row`) and rows written straight from bus messages (direct-copy.ts,
+ * which uses the byte-level methods and `rewind` when it must hand a message back).
+ */
+export class CopyWriter {
   #buf: Buffer;
   #at = 0;
   constructor(size: number) {
     this.#buf = Buffer.allocUnsafe(size);
+  }
+
+  header(): void {
+    this.raw(SIGNATURE);
+    this.int32(0); // flags
+    this.int32(0); // header extension length
+  }
+
+  trailer(): void {
+    this.int16(-1);
+  }
+
+  row(r: StoredRecord): void {
+    this.int16(FIELDS);
+    this.text(r.tenantId);
+    this.text(r.deviceId);
+    this.timestamp(r.deviceTime);
+    this.int4(r.eventIo);
+    this.timestamp(r.receivedAt);
+    this.int2(r.priority);
+    this.float8(r.latitude);
+    this.float8(r.longitude);
+    this.int4(r.altitude);
+    this.int4(r.angle);
+    this.int2(r.satellites);
+    this.int4(r.speed);
+    this.jsonb(r.io);
+    this.jsonb(r.attributes);
+    this.text(r.source);
+  }
+
+  get position(): number {
+    return this.#at;
+  }
+
+  /** Forgets everything written after `position` (a row that turned out not to be writable). */
+  rewind(position: number): void {
+    this.#at = position;
+  }
+
+  /** Copies `bytes[start, end)`; short ones byte by byte (a subarray per call cost more). */
+  slice(bytes: Uint8Array, start: number, end: number): void {
+    this.#room(end - start);
+    if (end - start > 32) {
+      this.#buf.set(bytes.subarray(start, end), this.#at);
+      this.#at += end - start;
+      return;
+    }
+    const buf = this.#buf;
+    let at = this.#at;
+    for (let i = start; i < end; i++) buf[at++] = bytes[i]!;
+    this.#at = at;
+  }
+
+  /** A number as JSON.stringify writes it; small integers digit by digit (no string). */
+  jsonNumber(v: number): void {
+    if (!(Number.isInteger(v) && v >= 0 && v < 1e15) || Object.is(v, -0)) {
+      this.utf8(String(v));
+      return;
+    }
+    this.#room(16);
+    const buf = this.#buf;
+    let digits = 1;
+    for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
+    let at = this.#at + digits;
+    this.#at = at;
+    let x = v;
+    do {
+      buf[--at] = 0x30 + (x % 10);
+      x = Math.floor(x / 10);
+    } while (x > 0);
+  }
+
+  byte(b: number): void {
+    this.#room(1);
+    this.#buf[this.#at++] = b;
+  }
+
+  /** Text with no length prefix (inside a jsonb field). */
+  utf8(s: string): void {
+    this.#room(s.length * 3);
+    this.#at += this.#buf.write(s, this.#at, 'utf8');
+  }
+
+  /** Starts a jsonb field whose text follows; `endJsonb(start)` fills in its length. */
+  startJsonb(): number {
+    const start = this.#at;
+    this.#room(5);
+    this.#buf[this.#at + 4] = JSONB_VERSION;
+    this.#at += 5;
+    return start;
+  }
+
+  endJsonb(start: number): void {
+    this.#buf.writeInt32BE(this.#at - start - 4, start);
   }
 
   #room(n: number): void {

@@ -21,6 +21,18 @@ export interface StoredRecord {
   source: string;
 }
 
+/** Rows already encoded for COPY (`bytes`), and the same rows as records for the exact path. */
+export interface CopyRows {
+  count: number;
+  /** The whole COPY stream; encoding refuses values PostgreSQL would refuse (CopyDataError). */
+  bytes(): Buffer;
+  records(): readonly StoredRecord[];
+}
+
+function encodedRows(records: readonly StoredRecord[]): CopyRows {
+  return { count: records.length, bytes: () => encodeTelemetryCopy(records), records: () => records };
+}
+
 /**
  * PostgreSQL side of the telemetry pipeline. Rows go in through a binary COPY per batch: the
  * server parses nothing but the two jsonb columns (numbers and timestamps arrive in storage
@@ -40,26 +52,28 @@ export class TelemetryStore {
    * Inserts the records (records already stored are skipped) and upserts `latest` (device states,
    * see `LatestStateWriter`) in the same transaction. `resent` are records of redelivered messages:
    * likely stored already, so they skip COPY and go straight to `insert … on conflict do nothing`.
+   * `records` may come already encoded (`CopyRows`, see the batch handler).
    */
   async write(
-    records: readonly StoredRecord[],
+    records: readonly StoredRecord[] | CopyRows,
     latest: readonly StoredRecord[] = [],
     resent: readonly StoredRecord[] = [],
   ): Promise<{ inserted: number }> {
-    if (records.length + resent.length === 0) return { inserted: 0 };
+    const rows = 'bytes' in records ? records : encodedRows(records);
+    if (rows.count + resent.length === 0) return { inserted: 0 };
     // Encoding refuses values PostgreSQL would refuse (a data error), before anything is sent.
-    const bytes = records.length > 0 ? encodeTelemetryCopy(records) : undefined;
+    const bytes = rows.count > 0 ? rows.bytes() : undefined;
     try {
       return await this.#sql.begin(async (tx) => {
         if (bytes) await copyIn(tx, bytes);
         const again = resent.length > 0 ? await insertSkippingDuplicates(tx, resent) : 0;
         if (latest.length > 0) await upsertLatest(tx, latest);
-        return { inserted: records.length + again };
+        return { inserted: rows.count + again };
       });
     } catch {
       // A duplicate key, most likely; any other cause fails the exact path the same way, with the real error.
       return this.#sql.begin(async (tx) => {
-        const inserted = await insertSkippingDuplicates(tx, [...records, ...resent]);
+        const inserted = await insertSkippingDuplicates(tx, [...rows.records(), ...resent]);
         if (latest.length > 0) await upsertLatest(tx, latest);
         return { inserted };
       });

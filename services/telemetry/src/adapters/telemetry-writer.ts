@@ -1,8 +1,10 @@
-import { decodeBusMessage, TelemetryMessage } from '@fleetwire/protocol';
+import { type DeviceId, decodeBusMessage, TelemetryMessage, type TenantId } from '@fleetwire/protocol';
 import type { BatchOutcome, Logger } from '@fleetwire/runtime';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { Counter, Histogram } from 'prom-client';
-import type { TelemetryCoalescer } from '../notifications.ts';
+import type { Sample, TelemetryCoalescer } from '../notifications.ts';
+import { CopyDataError, CopyWriter } from './copy-binary.ts';
+import { copyDirect, type DirectMessage } from './direct-copy.ts';
 import type { StoredRecord, TelemetryStore } from './telemetry-store.ts';
 
 export interface WriterMetrics {
@@ -14,10 +16,25 @@ export interface WriterMetrics {
 /** SQLSTATE classes that mean "this data can never be stored", as opposed to "try again later". */
 const DATA_ERROR = /^(22|23)/;
 
+/** A message of the batch: its records (light ones from the direct path) and the full ones on demand. */
+interface Decoded {
+  msg: JsMsg;
+  tenant: TenantId;
+  deviceId: DeviceId;
+  /** For the state writers and metrics; from the direct path without `io`. */
+  records: StoredRecord[];
+  /** What the notification coalescer reads. */
+  samples: () => Sample[];
+  /** Complete records, for the exact path (decoded again if the direct path read the message). */
+  full: () => StoredRecord[];
+}
+
 /**
  * Turns a batch of telemetry messages into rows. Undecodable messages are poison (terminated);
  * a data error from PostgreSQL is narrowed down to the offending message by retrying one by one;
  * anything else is thrown, so the whole batch is retried later and nothing is acknowledged early.
+ * Fresh messages are written into one COPY stream as they are read, most of them by the direct
+ * path (direct-copy.ts) without building their records; the rest are decoded and validated.
  */
 export function telemetryBatchHandler(deps: {
   store: TelemetryStore;
@@ -33,30 +50,39 @@ export function telemetryBatchHandler(deps: {
   return async (batch: JsMsg[]): Promise<BatchOutcome> => {
     const started = performance.now();
     const poison: Array<{ msg: JsMsg; reason: string }> = [];
-    const decoded: Array<{ msg: JsMsg; payload: TelemetryMessage; records: StoredRecord[] }> = [];
+    const copy = new CopyWriter(batch.length * 512 + 64);
+    copy.header();
+    const decoded: Decoded[] = [];
+    const fresh: Decoded[] = [];
+    const resent: Decoded[] = [];
     for (const msg of batch) {
-      try {
-        const { payload } = decodeBusMessage(msg.data, TelemetryMessage);
-        decoded.push({ msg, payload, records: toStoredRecords(payload) });
-      } catch (err) {
-        poison.push({ msg, reason: `undecodable telemetry: ${(err as Error).message}` });
-      }
+      const d = read(msg, copy, poison);
+      if (d === undefined) continue;
+      decoded.push(d);
+      (msg.redelivered ? resent : fresh).push(d);
     }
+    copy.trailer();
     const records = decoded.flatMap((d) => d.records);
     const states = deps.latest.due(records);
     // A redelivered message was probably stored by an earlier attempt whose acks got lost or late.
-    const resent = decoded.filter((d) => d.msg.redelivered).flatMap((d) => d.records);
-    const fresh =
-      resent.length === 0 ? records : decoded.filter((d) => !d.msg.redelivered).flatMap((d) => d.records);
+    const rows = {
+      count: fresh.reduce((n, d) => n + d.records.length, 0),
+      bytes: () => copy.done(),
+      records: () => fresh.flatMap((d) => d.full()),
+    };
     try {
-      await deps.store.write(fresh, states, resent);
+      await deps.store.write(
+        rows,
+        states,
+        resent.flatMap((d) => d.full()),
+      );
       deps.latest.committed(records, states);
     } catch (err) {
       if (!DATA_ERROR.test(String((err as { code?: string }).code ?? ''))) throw err;
       deps.log.warn({ err }, 'batch rejected by a data error; writing message by message');
       for (const d of [...decoded]) {
         try {
-          await deps.store.write(d.records);
+          await deps.store.write(d.full());
           deps.latest.committed(d.records, []);
         } catch (one) {
           if (!DATA_ERROR.test(String((one as { code?: string }).code ?? ''))) throw one;
@@ -69,14 +95,79 @@ export function telemetryBatchHandler(deps: {
     let count = 0;
     for (const d of decoded) {
       count += d.records.length;
-      deps.coalescer?.add(d.payload.tenant, d.payload.deviceId, d.payload.records);
-      for (const r of d.payload.records) deps.metrics.endToEndSeconds.observe((now - r.receivedAt) / 1000);
+      deps.coalescer?.add(d.tenant, d.deviceId, d.samples());
+      for (const r of d.records) deps.metrics.endToEndSeconds.observe((now - r.receivedAt) / 1000);
     }
     deps.metrics.records.inc({ result: 'stored' }, count);
     if (poison.length) deps.metrics.records.inc({ result: 'poison' }, poison.length);
     deps.metrics.batchSeconds.observe((performance.now() - started) / 1000);
     return { poison };
   };
+}
+
+/**
+ * One message: a fresh one is offered to the direct path first, which appends its rows to `copy`;
+ * otherwise it is decoded and validated (poison if that fails), and a fresh one's rows appended.
+ */
+function read(
+  msg: JsMsg,
+  copy: CopyWriter,
+  poison: Array<{ msg: JsMsg; reason: string }>,
+): Decoded | undefined {
+  if (!msg.redelivered) {
+    const direct = copyDirect(msg.data, copy);
+    if (direct) {
+      return {
+        msg,
+        tenant: direct.tenant,
+        deviceId: direct.deviceId,
+        records: direct.records,
+        samples: () => samplesOf(direct),
+        full: () => toStoredRecords(decodeBusMessage(msg.data, TelemetryMessage).payload),
+      };
+    }
+  }
+  let payload: TelemetryMessage;
+  try {
+    payload = decodeBusMessage(msg.data, TelemetryMessage).payload;
+  } catch (err) {
+    poison.push({ msg, reason: `undecodable telemetry: ${(err as Error).message}` });
+    return undefined;
+  }
+  const records = toStoredRecords(payload);
+  if (!msg.redelivered && !appendRows(copy, records, msg, poison)) return undefined;
+  const { tenant, deviceId } = payload;
+  return { msg, tenant, deviceId, records, samples: () => payload.records, full: () => records };
+}
+
+/** A value PostgreSQL would refuse makes the message poison at once, as the database would. */
+function appendRows(
+  copy: CopyWriter,
+  records: readonly StoredRecord[],
+  msg: JsMsg,
+  poison: Array<{ msg: JsMsg; reason: string }>,
+): boolean {
+  const mark = copy.position;
+  try {
+    for (const r of records) copy.row(r);
+    return true;
+  } catch (err) {
+    if (!(err instanceof CopyDataError)) throw err;
+    copy.rewind(mark);
+    poison.push({ msg, reason: `rejected by the database: ${err.message}` });
+    return false;
+  }
+}
+
+function samplesOf(direct: DirectMessage): Sample[] {
+  return direct.records.map((r, i) => ({
+    deviceTime: r.deviceTime,
+    position:
+      r.latitude === null || r.longitude === null
+        ? undefined
+        : { lat: r.latitude, lon: r.longitude, speed: direct.speeds[i] },
+    attributes: r.attributes,
+  }));
 }
 
 export function toStoredRecords(msg: TelemetryMessage): StoredRecord[] {
