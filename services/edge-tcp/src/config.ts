@@ -22,11 +22,10 @@ export const edgeTcpConfig = {
   maxFrameBytes: env.int('FW_TCP_MAX_FRAME', { default: 65_536, min: 1_280, max: 1_048_576 }),
   publishTimeoutMs: env.duration('FW_PUBLISH_TIMEOUT', { default: 5_000, minMs: 100 }),
   /**
-   * Publishes wait up to this long (milliseconds) to share one socket write with later ones; 0 = only
-   * those of one event-loop turn share a write. Trades that much reply latency for CPU in the edge and
-   * nats-server.
+   * Publishes wait up to this long to share one socket write with later ones; 0 = only those of one
+   * event-loop turn share a write. Trades that much reply latency for CPU in the edge and nats-server.
    */
-  publishLingerMs: env.int('FW_TCP_PUBLISH_LINGER_MS', { default: 2, min: 0, max: 50 }),
+  publishLingerMs: env.duration('FW_TCP_PUBLISH_LINGER', { default: 2 }),
   /** How long a sent command may wait for the tracker's response before the next one may go out. */
   commandTimeoutMs: env.duration('FW_TCP_COMMAND_TIMEOUT', { default: 60_000, minMs: 100 }),
   /** On shutdown, connections are closed spread over this window so trackers do not reconnect all at once. */
