@@ -130,7 +130,8 @@ await withStack(stackOptions, async (stack) => {
       '',
       'reply = tracker writes a packet → receives the 4-byte record-count ack (edge acks only after the JetStream PubAck).',
       `device→row = packet sent (its last record's device time) → first poll of device_state (every ${opts.pollMs} ms) that shows it,`,
-      `  i.e. an upper bound with ${opts.pollMs} ms resolution; "svc" = the telemetry service's own histogram (edge receipt → commit, bucket bounds).`,
+      `  i.e. an upper bound with ${opts.pollMs} ms resolution that includes up to FW_TELEMETRY_STATE_INTERVAL (1 s) of deliberate`,
+      '  state lag for devices sending more than once per interval; "svc" = the telemetry service\'s own histogram (edge receipt → row commit, bucket bounds).',
       'stored = rows in telemetry with the scenario\'s device times, counted after the pipeline drained; "exactly once" = stored = sent = acked.',
     ].join('\n'),
   );
