@@ -176,6 +176,21 @@ export class DeviceLogStore {
     return names.length;
   }
 
+  /**
+   * Removes the index rows of logs older than the retention, `batchSize` at a time, and returns how
+   * many. The bucket's TTL has removed their bytes already (any left are deleted too); without this
+   * the hidden rows would stay forever.
+   */
+  async pruneExpired(batchSize = 1_000): Promise<number> {
+    let pruned = 0;
+    for (;;) {
+      const names = await this.#index.deleteExpired(batchSize);
+      for (const name of names) await this.#deleteObject(name, this.#log);
+      pruned += names.length;
+      if (names.length < batchSize) return pruned;
+    }
+  }
+
   /** Rows go first: bytes whose delete failed are only orphans, and the bucket's TTL removes them. */
   async #deleteObject(name: string, log: Logger | undefined): Promise<void> {
     try {

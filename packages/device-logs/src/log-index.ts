@@ -140,6 +140,25 @@ export class LogIndex {
     return row ? view(row) : undefined;
   }
 
+  /**
+   * Deletes up to `limit` rows older than the retention (their bytes are already gone with the
+   * bucket's TTL); returns their object names. Several instances may run it at once: SKIP LOCKED
+   * keeps them off each other's rows. Nothing to do without a retention.
+   */
+  async deleteExpired(limit: number): Promise<string[]> {
+    if (this.#retentionMs === undefined) return [];
+    const sql = this.#sql;
+    const rows = await sql`
+      delete from device_logs
+      where (tenant_id, id) in (
+        select tenant_id, id from device_logs
+        where created_at <= now() - ${this.#retentionMs}::bigint * interval '1 millisecond'
+        limit ${limit}
+        for update skip locked)
+      returning object_name`;
+    return rows.map((r) => r.object_name as string);
+  }
+
   /** The object names of the deleted rows. */
   async delete(tenant: string, deviceId: string, id?: string): Promise<string[]> {
     const sql = this.#sql;

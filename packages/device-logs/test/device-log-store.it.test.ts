@@ -262,4 +262,47 @@ describe('DeviceLogStore (real PostgreSQL and NATS object store)', () => {
       await short.close();
     }
   });
+
+  it('prunes the rows of expired logs, in batches, and keeps the live ones', async () => {
+    const short = await startLogContext('devlogs_prune', 60_000);
+    try {
+      await registerDevice(short.sql, 'default', 'gw-8');
+      const upload = (fileName: string) =>
+        short.store.store({
+          tenant: 'default',
+          deviceId: 'gw-8',
+          fileName,
+          contentType: 'text/plain',
+          stream: Readable.from([Buffer.from(fileName)]),
+          maxBytes: 100,
+        });
+      const expired = [await upload('a.log'), await upload('b.log'), await upload('c.log')];
+      const live = await upload('live.log');
+      const ids = expired.map((e) => e.logId);
+      await short.sql`update device_logs set created_at = now() - interval '2 minutes' where id in ${short.sql(ids)}`;
+
+      expect(await short.store.pruneExpired(2)).toBe(3);
+      const left = await short.sql`select id from device_logs where device_id = 'gw-8'`;
+      expect(left.map((r) => r.id)).toEqual([live.logId]);
+      expect(await short.store.pruneExpired(2)).toBe(0);
+      expect(await short.store.open('default', 'gw-8', live.logId)).toBeDefined();
+    } finally {
+      await short.close();
+    }
+  });
+
+  it('prunes nothing without a retention', async () => {
+    await registerDevice(ctx.sql, 'default', 'gw-7');
+    const { logId } = await ctx.store.store({
+      tenant: 'default',
+      deviceId: 'gw-7',
+      fileName: 'keep.log',
+      contentType: 'text/plain',
+      stream: Readable.from([Buffer.from('keep')]),
+      maxBytes: 100,
+    });
+    await ctx.sql`update device_logs set created_at = now() - interval '400 days' where id = ${logId}`;
+    expect(await ctx.store.pruneExpired()).toBe(0);
+    expect(await ctx.sql`select 1 from device_logs where id = ${logId}`).toHaveLength(1);
+  });
 });

@@ -9,4 +9,6 @@ export const apiConfig = {
   /** Same as IOT_API_KEY; the local stack passes one so the API is usable out of the box. */
   devApiKey: env.string('FW_API_DEV_KEY', { optional: true, secret: true }),
   maxPageSize: env.int('FW_API_MAX_PAGE', { default: 500, min: 1, max: 10_000 }),
+  /** How often the rows of device logs older than the log bucket's TTL are deleted. */
+  deviceLogPruneEveryMs: env.duration('FW_DEVICE_LOG_PRUNE_EVERY', { default: 3_600_000, minMs: 1_000 }),
 };

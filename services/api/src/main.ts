@@ -97,6 +97,7 @@ export const api: ServiceDefinition<typeof apiConfig, ApiInstance> = {
       retentionMs: objectStores.deviceLogs.ttlMs,
       log,
     });
+    const stopPruning = pruneDeviceLogs(deviceLogs, config.deviceLogPruneEveryMs, log);
     const app = await buildApp({
       sql,
       log,
@@ -114,6 +115,7 @@ export const api: ServiceDefinition<typeof apiConfig, ApiInstance> = {
       port,
       app: app as unknown as FastifyInstance,
       async stop() {
+        await stopPruning();
         await app.close();
         // Marks of events published in the last few milliseconds; without them the relay republishes.
         await ledger.flushMarks();
@@ -122,5 +124,29 @@ export const api: ServiceDefinition<typeof apiConfig, ApiInstance> = {
     };
   },
 };
+
+/**
+ * Deletes the rows of expired device logs every `everyMs` (their bytes expire with the bucket's TTL).
+ * Every api instance runs it; the deletes skip rows another instance holds. Returns a stop function
+ * that waits for a round in progress.
+ */
+function pruneDeviceLogs(store: DeviceLogStore, everyMs: number, log: Logger): () => Promise<void> {
+  let round: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    round = round.then(async () => {
+      try {
+        const pruned = await store.pruneExpired();
+        if (pruned > 0) log.info({ pruned }, 'expired device log rows deleted');
+      } catch (err) {
+        log.warn({ err }, 'expired device log rows not deleted; next round retries');
+      }
+    });
+  }, everyMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await round;
+  };
+}
 
 if (import.meta.main) await runService(api);

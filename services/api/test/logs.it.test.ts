@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { DeviceLogStore } from '@fleetwire/device-logs';
 import { jetStreamTopology, objectChunkSubject, objectStoreStreamName } from '@fleetwire/protocol';
+import { eventually } from '@fleetwire/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiHarness, addTenant, SEED_KEY, startApi } from './support.ts';
 
@@ -145,5 +146,40 @@ describe('REST API: device logs (listed from PostgreSQL, streamed from the objec
     expect((await h.call('DELETE', '/v1/devices/gw-doomed')).statusCode).toBe(204);
     expect(await chunks()).toBe(before - 1);
     expect((await h.sql`select 1 from device_logs where id = ${logId}`).length).toBe(0);
+  });
+});
+
+describe('REST API: expired device log rows are pruned (FW_DEVICE_LOG_PRUNE_EVERY)', () => {
+  let h: ApiHarness;
+
+  beforeAll(async () => {
+    h = await startApi('apilogprune', { FW_DEVICE_LOG_PRUNE_EVERY: '1s' });
+    await h.call('POST', '/v1/devices', { body: { id: 'gw-old', kind: 'ws' } });
+  });
+  afterAll(() => h?.close());
+
+  it('deletes rows older than the bucket TTL and keeps the others', async () => {
+    const bucket = jetStreamTopology({ root: h.env.subjectRoot }).objectStores.deviceLogs.bucket;
+    const store = await DeviceLogStore.open({ sql: h.svc.ctx.sql!, js: h.svc.ctx.nats.js, bucket });
+    const upload = (fileName: string) =>
+      store.store({
+        tenant: 'default',
+        deviceId: 'gw-old',
+        fileName,
+        contentType: 'text/plain',
+        stream: Readable.from([Buffer.from(fileName)]),
+        maxBytes: 100,
+      });
+    const old = await upload('old.log');
+    const fresh = await upload('fresh.log');
+    await h.sql`update device_logs set created_at = now() - interval '31 days' where id = ${old.logId}`;
+
+    await eventually(
+      async () => (await h.sql`select 1 from device_logs where id = ${old.logId}`).length === 0,
+      10_000,
+      'expired row pruned',
+    );
+    const listed = (await h.call('GET', '/v1/devices/gw-old/logs')).json();
+    expect(listed.items.map((l: { id: string }) => l.id)).toEqual([fresh.logId]);
   });
 });
