@@ -28,6 +28,7 @@ import {
   serviceMemoryOf,
   startLoad,
   statementBatchesOf,
+  writeHeapSnapshot,
 } from '../src/ws-gateways.ts';
 import type { ConnectReport } from '../src/ws-load-process.ts';
 
@@ -39,7 +40,8 @@ const USAGE = `node bench/connections/run.ts [options]
   --idle S               seconds measured with every gateway connected and pinging (default 15)
   --ephemeral-pg         PostgreSQL without fsync (NOT the headline figures)
   --keep                 keep the temp folder (logs) afterwards
-  --cpu-prof DIR         write a V8 CPU profile of each service into DIR`;
+  --cpu-prof DIR         write a V8 CPU profile of each service into DIR
+  --heap-snapshot DIR    write edge-ws heap snapshots (before connecting, after idle) into DIR`;
 
 const opts = parseArgs(
   process.argv.slice(2),
@@ -52,6 +54,7 @@ const opts = parseArgs(
     ephemeralPg: false,
     keep: false,
     cpuProf: '',
+    heapSnapshot: '',
   },
   USAGE,
 );
@@ -82,12 +85,20 @@ await withStack(stackOptions, async (stack) => {
   const stateDir = path.join(stack.dir, 'sim-state');
   await registerGateways(stack.sql, stateDir, opts.devices);
   await sleep(1_000);
+  // Taken after the memory figures, so that the snapshot's own garbage does not count in them.
+  const snapshot = async (name: string) => {
+    if (!opts.heapSnapshot) return;
+    const file = path.join(path.resolve(opts.heapSnapshot), `edge-ws-${name}.heapsnapshot`);
+    await writeHeapSnapshot(inspectorPort, file);
+    console.log(`heap snapshot ${file}`);
+  };
   const memory = () => serviceMemoryOf(edge.opsUrl, edge.process.pid);
   const memoryAfterGc = async () => {
     await collectGarbage(inspectorPort);
     return memory();
   };
   const before = await memoryAfterGc();
+  await snapshot('before');
 
   const loads = startLoad({
     url: `http://127.0.0.1:${wsPort}`,
@@ -124,6 +135,7 @@ await withStack(stackOptions, async (stack) => {
   // what the connections hold after a full GC.
   const idled = await memory();
   const settled = await memoryAfterGc();
+  await snapshot('after');
   const idleAfter = await Promise.all(loads.map((l) => l.stats()));
   const loadPerConnection = idleAfter.map(({ memory }, i) => {
     const { baseline, report } = connected[i]!;

@@ -1,3 +1,4 @@
+export { startNats } from '@fleetwire/devstack';
 export type { TrackerCommand } from '@fleetwire/simulator/tracker-client';
 export { TrackerClient } from '@fleetwire/simulator/tracker-client';
 export type { TestEnv } from './env.ts';

@@ -1,3 +1,5 @@
+export type { DownlinkCallback, DownlinkReceiver, DownlinkSubscription } from './lean-subscription.ts';
+export { subscribeLean } from './lean-subscription.ts';
 export type { PresenceRecorderDeps } from './presence.ts';
 export { PresenceRecorder } from './presence.ts';
 export type { Claim, CloseOrder, Takeover, TakeoverDeps } from './takeover.ts';

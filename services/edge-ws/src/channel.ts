@@ -4,6 +4,7 @@ import {
   type CloseOrder,
   claimDevice,
   closeOrderOf,
+  type DownlinkSubscription,
   isRevocation,
   mustClose,
   type PresenceRecorder,
@@ -16,6 +17,7 @@ import {
   ControlCloseBody,
   ControlErrorBody,
   ControlOpenBody,
+  type DeviceId,
   decodePayload,
   decodeProtoMsg,
   encodePayload,
@@ -25,9 +27,10 @@ import {
   PROTO,
   type ProtoMsg,
   type Subjects,
+  type TenantId,
 } from '@fleetwire/protocol';
 import type { JetStreamPublisher, Logger } from '@fleetwire/runtime';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { WebSocket } from 'ws';
 import { type RateLimit, TokenBucket, ViolationWindow } from './domain/limits.ts';
 import type { DeviceSession } from './domain/sessions.ts';
@@ -69,6 +72,32 @@ export interface ChannelContext {
 export class DeviceSocket extends WebSocket {
   channel: DeviceChannel | undefined = undefined;
 
+  /**
+   * ws (8.x) gives every socket its own `{}` of negotiated extensions, which stays empty without
+   * permessage-deflate (the server disables it; ws replaces the object, never writes to it, when
+   * an extension is negotiated): one shared empty object instead.
+   */
+  _extensions: object = NO_EXTENSIONS;
+
+  /**
+   * Node's EventEmitter gives every emitter a null-prototype `{}` listener table (a dictionary-mode
+   * object, about 180 bytes), which stays empty here (see `emit`). EventEmitter treats an undefined
+   * table as empty and makes one only when a listener is added.
+   */
+  _events: undefined = undefined;
+
+  /**
+   * ws (8.x) stores a closure per socket for its auto-pong write callback; as a prototype accessor
+   * ws's assignment is dropped and the callback is made only when a WebSocket ping is answered.
+   */
+  get _autoPongComplete(): () => void {
+    return () => {
+      (this as unknown as WsAutoPong)._pendingAutoPongs--;
+    };
+  }
+
+  set _autoPongComplete(_ignored: () => void) {}
+
   /** Sends one binary message, framed here and written at once when ws's sender allows it. */
   sendBinary(message: Uint8Array, frame?: Buffer): void {
     const socket =
@@ -97,6 +126,12 @@ export class DeviceSocket extends WebSocket {
         return super.emit(event, ...args);
     }
   }
+}
+
+/** Shared by every socket: see `DeviceSocket._extensions`. */
+const NO_EXTENSIONS = Object.freeze({});
+interface WsAutoPong {
+  _pendingAutoPongs: number;
 }
 
 /** Why connections end: the metric label, the text for presence and control/close, the close code. */
@@ -148,12 +183,15 @@ export const DOWNLINK_ERROR = { BAD_REQUEST: 400, UNSUPPORTED: 422, UNAVAILABLE:
 export class DeviceChannel {
   readonly #ws: DeviceSocket;
   readonly #ctx: ChannelContext;
-  readonly #session: DeviceSession;
+  // The session's fields the channel needs, not the session object (whose sessionId it never reads).
+  readonly #tenant: TenantId;
+  readonly #deviceId: DeviceId;
+  readonly #heartbeatMs: number;
   readonly #connectedAt: number;
   #lastSeenAt: number;
   #state: State = STATE.OPENING;
   #epoch = 0;
-  #downlink: Subscription | undefined;
+  #downlink: DownlinkSubscription | undefined;
   readonly #bucket: TokenBucket;
   /** Made at the first violation: most devices never have one. */
   #violations: ViolationWindow | undefined;
@@ -167,7 +205,9 @@ export class DeviceChannel {
   constructor(ws: DeviceSocket, session: DeviceSession, ctx: ChannelContext, now = Date.now()) {
     this.#ws = ws;
     this.#ctx = ctx;
-    this.#session = session;
+    this.#tenant = session.tenant;
+    this.#deviceId = session.deviceId;
+    this.#heartbeatMs = session.heartbeatMs;
     this.#connectedAt = now;
     this.#lastSeenAt = now;
     this.#bucket = new TokenBucket(ctx.rate, now);
@@ -175,19 +215,20 @@ export class DeviceChannel {
   }
 
   get deviceId(): string {
-    return this.#session.deviceId;
+    return this.#deviceId;
   }
 
   /** Called by the edge's sweep: enforces the handshake timeout and the read deadline. */
   checkDeadlines(now: number): void {
     if (this.#state === STATE.OPENING && now - this.#connectedAt > this.#ctx.handshakeTimeoutMs) {
       this.close(CLOSE.HANDSHAKE);
-    } else if (this.#state === STATE.OPEN && now - this.#lastSeenAt > 3 * this.#session.heartbeatMs) {
+    } else if (this.#state === STATE.OPEN && now - this.#lastSeenAt > 3 * this.#heartbeatMs) {
       // Three heartbeats of silence: the device is gone (or cannot reach us); no close handshake.
       this.terminate(CLOSE.HEARTBEAT);
     } else if (this.#state === STATE.OPEN && this.#reannounceAt !== 0 && now >= this.#reannounceAt) {
       this.#reannounceAt = 0;
-      const { tenant, deviceId } = this.#session;
+      const tenant = this.#tenant;
+      const deviceId = this.#deviceId;
       announceClaim(this.#ctx.nc, this.#ctx.subjects, tenant, deviceId, this.#epoch);
     }
   }
@@ -311,11 +352,13 @@ export class DeviceChannel {
   async #goOnline(): Promise<void> {
     // Gone already while waiting for its turn: nothing to claim.
     if (this.#closed()) return;
-    const { tenant, deviceId, heartbeatMs } = this.#session;
+    const tenant = this.#tenant;
+    const deviceId = this.#deviceId;
+    const heartbeatMs = this.#heartbeatMs;
     const { log } = this.#ctx;
     let taken: Claim;
     try {
-      taken = await claimDevice(this.#ctx, tenant, deviceId, (_err, msg) => this.#onDownlink(msg));
+      taken = await claimDevice(this.#ctx, tenant, deviceId, this);
     } catch (err) {
       log.error({ deviceId, err }, 'device could not go online');
       this.close(CLOSE.FAILED);
@@ -385,7 +428,8 @@ export class DeviceChannel {
   }
 
   #onUplink(msg: ProtoMsg, receivedAt: number): void {
-    const { tenant, deviceId } = this.#session;
+    const tenant = this.#tenant;
+    const deviceId = this.#deviceId;
     const uplink = routeUplink(msg, { tenant, deviceId, receivedAt });
     switch (uplink.kind) {
       case 'refused':
@@ -400,7 +444,8 @@ export class DeviceChannel {
   }
 
   #publish(uplink: Extract<Uplink, { kind: 'publish' }>, msg: ProtoMsg): void {
-    const { tenant, deviceId } = this.#session;
+    const tenant = this.#tenant;
+    const deviceId = this.#deviceId;
     const { publisher, subjects, log } = this.#ctx;
     const { msgid, commandId } = uplink;
     const subject = subjects.up(tenant, deviceId, uplink.upKind);
@@ -423,7 +468,8 @@ export class DeviceChannel {
     );
   }
 
-  #onDownlink(natsMsg: Msg): void {
+  /** A message on the device's down subject (the channel is its subscription's receiver). */
+  onDownlink(_err: Error | null, natsMsg: Msg): void {
     let request: ProtoMsg;
     try {
       request = decodeProtoMsg(natsMsg.data, { maxFrameBytes: DOWNLINK_MAX_BYTES });
@@ -564,7 +610,8 @@ export class DeviceChannel {
   }
 
   #recordOffline(epoch: number, reason: string): void {
-    const { tenant, deviceId } = this.#session;
+    const tenant = this.#tenant;
+    const deviceId = this.#deviceId;
     // Not tied to the socket's fate: it runs to the end (bounded by the publish timeout) even on shutdown.
     this.#ctx.track(
       this.#ctx.presence

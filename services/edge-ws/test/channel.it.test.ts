@@ -156,6 +156,21 @@ describe('edge-ws channel: frames, commands, limits, presence (real NATS, Postgr
     presence.stop();
   });
 
+  it("answers WebSocket pings with pongs past ws's 60 pending auto-pongs: each written pong is counted off", async () => {
+    const client = await connect('gw-wsping');
+    await client.open();
+    // ws terminates a socket with more than 60 auto-pongs not yet written: a pong whose write
+    // callback did not count it off would end this connection at the 61st ping.
+    for (let i = 0; i < 70; i++) {
+      const pong = new Promise<Buffer>((resolve) => client.ws.once('pong', resolve));
+      const cut = client.closed.then(({ code }) => Buffer.from(`closed ${code}`));
+      client.ws.ping(String(i));
+      expect(String(await Promise.race([pong, cut]))).toBe(String(i));
+    }
+    expect(client.ws.readyState).toBe(client.ws.OPEN);
+    await client.close();
+  });
+
   it('holds frames sent right behind control/open until the device is online, then handles them in order', async () => {
     const client = await connect('gw-eager');
     client.send(control(MSG_TYPE.CONTROL.OPEN, encodeMsgpack({ versions: [1] })));
