@@ -3,7 +3,7 @@ import type { StoredRecord } from './telemetry-store.ts';
 /** The columns, in order, that `encodeTelemetryCopy` writes for every row. */
 export const TELEMETRY_COPY_COLUMNS =
   'tenant_id, device_id, device_time, event_io, received_at, priority, latitude, longitude, altitude, angle, satellites, speed, io, attributes, source';
-export const FIELDS = 15;
+const FIELDS = 15;
 
 /** PostgreSQL timestamps count microseconds from 2000-01-01 UTC. */
 const PG_EPOCH_MS = 946_684_800_000;
@@ -56,6 +56,17 @@ export class CopyWriter {
   }
 
   row(r: StoredRecord): void {
+    this.rowUpToSpeed(r);
+    this.jsonb(r.io);
+    this.jsonb(r.attributes);
+    this.text(r.source);
+  }
+
+  /**
+   * The tuple header and every column before `io`, in TELEMETRY_COPY_COLUMNS order; the rest of the
+   * row is `io`, `attributes` (jsonb) and `source` (text), written by `row` or by the direct path.
+   */
+  rowUpToSpeed(r: StoredRecord): void {
     this.int16(FIELDS);
     this.text(r.tenantId);
     this.text(r.deviceId);
@@ -69,9 +80,6 @@ export class CopyWriter {
     this.int4(r.angle);
     this.int2(r.satellites);
     this.int4(r.speed);
-    this.jsonb(r.io);
-    this.jsonb(r.attributes);
-    this.text(r.source);
   }
 
   get position(): number {

@@ -23,7 +23,7 @@ import {
   TELEMETRY_SOURCE,
   type TenantId,
 } from '@fleetwire/protocol';
-import { type CopyWriter, FIELDS } from './copy-binary.ts';
+import type { CopyWriter } from './copy-binary.ts';
 import type { StoredRecord } from './telemetry-store.ts';
 
 /** One message as the direct reader saw it: light records (`io` left empty) and the raw speeds. */
@@ -208,19 +208,7 @@ function recordKey(keyAt: number, length: number): number {
 
 /** The row, as CopyWriter.row writes it; `io`/`attributes` are read from their msgpack maps. */
 function writeRow(w: CopyWriter, r: StoredRecord, ioAt: number, attributesAt: number): void {
-  w.int16(FIELDS);
-  w.text(r.tenantId);
-  w.text(r.deviceId);
-  w.timestamp(r.deviceTime);
-  w.int4(r.eventIo);
-  w.timestamp(r.receivedAt);
-  w.int2(r.priority);
-  w.float8(r.latitude);
-  w.float8(r.longitude);
-  w.int4(r.altitude);
-  w.int4(r.angle);
-  w.int2(r.satellites);
-  w.int4(r.speed);
+  w.rowUpToSpeed(r);
   const io = w.startJsonb();
   if (ioAt < 0) w.slice(EMPTY_OBJECT, 0, 2);
   else writeIoJson(w, ioAt);
