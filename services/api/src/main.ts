@@ -79,11 +79,10 @@ export const api: ServiceDefinition<typeof apiConfig, ApiInstance> = {
     const { config, nats, log } = ctx;
     const sql = ctx.sql!;
     const { subjects, objectStores } = jetStreamTopology({ root: config.subjectRoot });
-    // Each request's publishes, acks and replies would otherwise be a socket write of their own.
+    // Each request's publishes, acks and replies would otherwise be a socket write of their own; a
+    // batch of creates publishes its events and dispatch items in one turn, so they share one write.
     coalesceSocketWrites(nats.nc);
-    // Creates come in batches whose events and dispatch items are published in one event-loop turn:
-    // one socket write for all of them instead of one each.
-    const publisher = new JetStreamPublisher(nats.nc, { coalesceWrites: true });
+    const publisher = new JetStreamPublisher(nats.nc);
     await ensureConfiguredKeys(
       sql,
       { IOT_API_KEY: config.seedApiKey, FW_API_DEV_KEY: config.devApiKey },

@@ -59,10 +59,9 @@ export const command: ServiceDefinition<typeof commandConfig, CommandInstance> =
     const topology = jetStreamTopology({ root: config.subjectRoot });
     const consumers = commandConsumers(topology);
     const metrics = commandMetrics(ctx.metrics);
-    // Acks, edge requests and events of one turn leave in one socket write instead of one each.
+    // Acks, edge requests and a batch's state events of one turn leave in one socket write.
     coalesceSocketWrites(nats.nc);
-    // A batch's state events are published in one event-loop turn: one socket write for all of them.
-    const publisher = new JetStreamPublisher(nats.nc, { coalesceWrites: true });
+    const publisher = new JetStreamPublisher(nats.nc);
     const ledger = new CommandLedger({
       sql: ctx.sql!,
       publisher,

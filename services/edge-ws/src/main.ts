@@ -55,10 +55,7 @@ export const edgeWs: ServiceDefinition<typeof edgeWsConfig, EdgeWsInstance> = {
     // socket write per event-loop turn instead of one per callback. The outbound buffer stays one
     // FIFO, so a subscription still leaves before the presence write that follows it.
     coalesceSocketWrites(nats.nc);
-    const publisher = new JetStreamPublisher(nats.nc, {
-      timeoutMs: config.publishTimeoutMs,
-      coalesceWrites: true,
-    });
+    const publisher = new JetStreamPublisher(nats.nc, { timeoutMs: config.publishTimeoutMs });
     const kv = await new Kvm(nats.js).open(topology.kv.presence.bucket);
     const presence = new PresenceRecorder({
       kv,
