@@ -115,7 +115,7 @@ export class BenchStack {
     this.#closing ??= (async () => {
       await Promise.all(this.services.map((s) => s.process.stop('SIGTERM', 20_000)));
       await this.sql?.end({ timeout: 2 }).catch(() => {});
-      await Promise.all([this.nats?.stop(), this.pg?.stop()]);
+      await Promise.all([this.nats?.stop(), this.#keep ? this.pg?.stop() : this.pg?.destroy()]);
       if (!this.#keep) fs.rmSync(this.dir, { recursive: true, force: true });
     })();
     return this.#closing;

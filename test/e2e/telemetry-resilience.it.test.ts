@@ -71,7 +71,7 @@ describe('telemetry pipeline under failure (real NATS, own PostgreSQL)', () => {
     for (const proc of spawned) proc.kill('SIGKILL');
     await edge?.stop();
     await sql?.end({ timeout: 1 });
-    await pg?.stop();
+    await pg?.destroy();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -31,7 +31,7 @@ export default async function setup(project: TestProject) {
   project.provide('postgresAdminUrl', pg.urlFor('postgres'));
   project.provide('infraDir', dir);
   return async () => {
-    await Promise.all([nats.stop(), pg.stop()]);
+    await Promise.all([nats.stop(), pg.destroy()]);
     fs.rmSync(dir, { recursive: true, force: true });
   };
 }

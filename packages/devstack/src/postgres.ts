@@ -1,5 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,6 +31,11 @@ export interface RunningPostgres {
   dataDir: string;
   process: ManagedProcess;
   stop(): Promise<void>;
+  /**
+   * Stops the server and deletes the cluster, including one placed outside the requested folder
+   * (see resolveDataDir), which deleting that folder alone would leave behind.
+   */
+  destroy(): Promise<void>;
 }
 
 export function findPgBindir(): string {
@@ -71,17 +75,19 @@ function canUse(dir: string, runAs: RunAs | undefined): boolean {
 }
 
 /**
- * The data folder must be reachable by the postgres user. A project cloned under /root is not,
- * so the cluster then lives under /var/tmp with a symlink from the project folder.
+ * The data folder must be reachable by the postgres user. A project cloned under /root is not (nor
+ * is a 0700 temp folder), so the cluster then lives in a new folder under /var/tmp with a symlink
+ * from the requested one. New each time: a folder recreated at the same path (a fresh clone) gets a
+ * fresh cluster, not the one its predecessor left.
  */
 function resolveDataDir(requested: string, runAs: RunAs | undefined): string {
   if (fs.existsSync(requested)) return fs.realpathSync(requested);
   const parent = path.dirname(requested);
   fs.mkdirSync(parent, { recursive: true });
   if (canUse(parent, runAs)) return requested;
-  const hash = crypto.createHash('sha256').update(requested).digest('hex').slice(0, 12);
-  const outside = path.join(os.tmpdir() === '/tmp' ? '/var/tmp' : os.tmpdir(), `fleetwire-pg-${hash}`);
-  fs.mkdirSync(outside, { recursive: true, mode: 0o700 });
+  const outside = fs.mkdtempSync(
+    path.join(os.tmpdir() === '/tmp' ? '/var/tmp' : os.tmpdir(), 'fleetwire-pg-'),
+  );
   fs.symlinkSync(outside, requested);
   return outside;
 }
@@ -147,6 +153,11 @@ export async function startPostgres(opts: PostgresOptions): Promise<RunningPostg
     dataDir,
     process: proc,
     stop: () => proc.stop('SIGINT', 15_000), // SIGINT = PostgreSQL's "fast" shutdown
+    async destroy() {
+      await proc.stop('SIGINT', 15_000);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      fs.rmSync(opts.dir, { recursive: true, force: true });
+    },
   };
 }
 
