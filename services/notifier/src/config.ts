@@ -28,6 +28,8 @@ export const notifierConfig = {
   timeoutMs: env.duration('FW_WEBHOOK_TIMEOUT', { default: 5_000, minMs: 100 }),
   backoffMs: durationList('FW_WEBHOOK_BACKOFF', DEFAULT_BACKOFF_MS),
   concurrency: env.int('FW_WEBHOOK_CONCURRENCY', { default: 32, min: 1, max: 1_000 }),
+  /** How often a dead letter that PostgreSQL refused is tried again; its delivery stays queued meanwhile. */
+  deadLetterRetryMs: env.duration('FW_WEBHOOK_DEAD_LETTER_RETRY', { default: 5_000, minMs: 100 }),
 };
 
 export type NotifierConfig = ConfigOf<typeof notifierConfig>;

@@ -1,6 +1,5 @@
 import { type ConsumerSpec, consumerSpec, type JetStreamTopology, STREAM } from '@fleetwire/protocol';
 import { NOTIFYING_STATES } from './events.ts';
-import { maxDeliverFor } from './retry.ts';
 
 const SECOND = 1000;
 
@@ -16,7 +15,7 @@ export interface NotifierConsumers {
  */
 export function notifierConsumers(
   topology: JetStreamTopology,
-  cfg: { timeoutMs: number; backoffMs: readonly number[]; concurrency: number },
+  cfg: { timeoutMs: number; concurrency: number },
 ): NotifierConsumers {
   const s = topology.subjects;
   return {
@@ -43,7 +42,8 @@ export function notifierConsumers(
       filterSubjects: [s.notifyAll('delivery')],
       // Above the HTTP timeout, with room for a message that waits for a free slot.
       ackWaitMs: 2 * cfg.timeoutMs + 30 * SECOND,
-      maxDeliver: maxDeliverFor(cfg.backoffMs),
+      // No max_deliver: the attempts are counted by the handler, which ends every delivery in an ack or
+      // a dead letter. A cap would let JetStream drop a delivery whose dead letter PostgreSQL refused.
       maxAckPending: Math.max(1_000, cfg.concurrency * 4),
     }),
   };

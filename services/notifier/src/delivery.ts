@@ -2,6 +2,8 @@
  * Delivery: one WebhookDelivery message is one POST. Success acks; failure NAKs with the scheduled
  * delay; the last failed attempt (or a permanent failure) writes a dead letter and then terminates
  * the message. Every attempt is signed afresh, so the signature's timestamp is always current.
+ * A dead letter PostgreSQL refuses keeps its delivery queued: it is written on a later delivery,
+ * without another POST, so nothing is lost while the database is away.
  */
 import { createHash } from 'node:crypto';
 import { decodeBusMessage, isProtocolError, WebhookDelivery } from '@fleetwire/protocol';
@@ -52,6 +54,8 @@ export interface DeliveryDeps {
     webhookSecret: string | undefined;
     timeoutMs: number;
     backoffMs: readonly number[];
+    /** Delay before a refused dead letter is tried again. */
+    deadLetterRetryMs: number;
   };
   secretOf(tenant: string, subscriptionId: string): Promise<string | undefined>;
   deadLetter(d: DeadLetter): Promise<void>;
@@ -67,7 +71,16 @@ export function deadLetterId(eventId: string, url: string): string {
   return createHash('sha256').update(`${eventId}\n${url}`).digest('hex').slice(0, 32);
 }
 
+/** A dead letter whose write failed, kept until a redelivery of its message writes it. */
+interface UnwrittenDeadLetter {
+  attempts: number;
+  reason: string;
+}
+
 export function deliveryHandler(deps: DeliveryDeps): (msg: JsMsg) => Promise<void> {
+  // By stream sequence, per process: after a restart the redelivery makes the last attempt again, as
+  // after any crash during it.
+  const unwritten = new Map<number, UnwrittenDeadLetter>();
   return async (msg) => {
     let delivery: WebhookDelivery;
     try {
@@ -84,6 +97,11 @@ export function deliveryHandler(deps: DeliveryDeps): (msg: JsMsg) => Promise<voi
       return;
     }
     const log = deps.log.child(deliveryLogContext(delivery));
+    const pending = unwritten.get(msg.seq);
+    if (pending) {
+      await deadLetterOrRequeue(deps, msg, delivery, pending, unwritten, log);
+      return;
+    }
     const target = targetKind(delivery);
     const secret = await secretFor(deps, delivery);
     if ('drop' in secret) {
@@ -111,12 +129,47 @@ export function deliveryHandler(deps: DeliveryDeps): (msg: JsMsg) => Promise<voi
         );
         return;
       case 'dead-letter':
-        await writeDeadLetter(deps, delivery, attempt, decision.reason);
-        log.error({ ...details, error: decision.reason }, 'webhook dead-lettered');
-        deps.terminate(msg, `dead-lettered: ${decision.reason}`);
+        log.warn({ ...details, error: decision.reason }, 'webhook failed for the last time');
+        await deadLetterOrRequeue(
+          deps,
+          msg,
+          delivery,
+          { attempts: attempt, reason: decision.reason },
+          unwritten,
+          log,
+        );
         return;
     }
   };
+}
+
+/**
+ * Writes the dead letter and terminates the delivery, or, when PostgreSQL refuses the write, keeps
+ * the delivery in JetStream (NAK) and remembers the outcome, so the redelivery only writes.
+ */
+async function deadLetterOrRequeue(
+  deps: DeliveryDeps,
+  msg: JsMsg,
+  delivery: WebhookDelivery,
+  dead: UnwrittenDeadLetter,
+  unwritten: Map<number, UnwrittenDeadLetter>,
+  log: Logger,
+): Promise<void> {
+  const id = deadLetterId(delivery.eventId, delivery.url);
+  try {
+    await writeDeadLetter(deps, delivery, dead.attempts, dead.reason);
+  } catch (err) {
+    unwritten.set(msg.seq, dead);
+    msg.nak(deps.config.deadLetterRetryMs);
+    log.error(
+      { id, err: String(err), retryInMs: deps.config.deadLetterRetryMs },
+      'dead letter not written; the delivery stays queued',
+    );
+    return;
+  }
+  unwritten.delete(msg.seq);
+  log.error({ id, url: delivery.url, attempts: dead.attempts, error: dead.reason }, 'webhook dead-lettered');
+  deps.terminate(msg, `dead-lettered: ${dead.reason}`);
 }
 
 export function targetKind(d: WebhookDelivery): TargetKind {

@@ -18,14 +18,6 @@ export function attemptsFor(backoffMs: readonly number[]): number {
   return backoffMs.length + 1;
 }
 
-/**
- * The consumer's max_deliver: above the attempts so that a crash during the last attempt still gets
- * the message back once more (it is then dead-lettered), rather than leaving it stranded.
- */
-export function maxDeliverFor(backoffMs: readonly number[]): number {
-  return attemptsFor(backoffMs) + 2;
-}
-
 export function decide(result: AttemptResult, deliveryCount: number, backoffMs: readonly number[]): Decision {
   if (result.ok) return { action: 'ack' };
   if (result.permanent) return { action: 'dead-letter', reason: result.error };

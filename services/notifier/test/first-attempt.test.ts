@@ -28,7 +28,13 @@ describe('FirstAttempts (real HTTP receiver)', () => {
 
   let secretFailures = 0;
   const deps: DeliveryDeps = {
-    config: { notificationUrl: undefined, webhookSecret: undefined, timeoutMs: 500, backoffMs: [100, 200] },
+    config: {
+      notificationUrl: undefined,
+      webhookSecret: undefined,
+      timeoutMs: 500,
+      backoffMs: [100, 200],
+      deadLetterRetryMs: 1_000,
+    },
     secretOf: async () => {
       if (secretFailures > 0) {
         secretFailures--;

@@ -92,6 +92,7 @@ describe('notifier (real NATS, PostgreSQL and HTTP receivers)', () => {
         TELEMETRY_WEBHOOK_ENABLED: 'true',
         FW_WEBHOOK_BACKOFF: BACKOFF,
         FW_WEBHOOK_TIMEOUT: '2s',
+        FW_WEBHOOK_DEAD_LETTER_RETRY: '500ms',
       }),
     );
     sql = testSql(env);
@@ -311,6 +312,34 @@ describe('notifier (real NATS, PostgreSQL and HTTP receivers)', () => {
     expect(row!.replayed_at).not.toBeNull();
   });
 
+  it('keeps a delivery queued while PostgreSQL refuses its dead letter, and writes it later without posting again', async () => {
+    await addTenant('nodb');
+    await subscribe('nodb', 'gone', host.url('/nodb/gone'), 'secret-gone');
+    host.respond('/nodb/', 503);
+    // Without its table every dead-letter write fails, as it does while PostgreSQL is down.
+    await sql`alter table webhook_dead_letters rename to webhook_dead_letters_away`;
+    const c = change({ tenant: 'nodb' as TenantId, state: 'failed', error: 'timeout' });
+    try {
+      await publishChange(c);
+      await eventually(() => host.to('/nodb/gone').length === ATTEMPTS || undefined);
+      // Longer than a capped redelivery would last: the delivery must still be held after it.
+      await new Promise((r) => setTimeout(r, 4_000));
+    } finally {
+      await sql`alter table webhook_dead_letters_away rename to webhook_dead_letters`;
+    }
+    const dead = await eventually(
+      async () => (await sql`select * from webhook_dead_letters where tenant_id = 'nodb'`)[0],
+    );
+    expect(dead).toMatchObject({
+      id: deadLetterId(`${c.commandId}:failed`, host.url('/nodb/gone')),
+      attempts: ATTEMPTS,
+      last_error: 'HTTP 503',
+    });
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(host.to('/nodb/gone')).toHaveLength(ATTEMPTS);
+    expect(await sql`select 1 from webhook_dead_letters where tenant_id = 'nodb'`).toHaveLength(1);
+  });
+
   it('delivers a duplicated source event once per target within the duplicate window', async () => {
     const c = change({ state: 'completed', response: 'dup' });
     await publishChange(c, 'first-publish');
@@ -336,10 +365,10 @@ describe('notifier (real NATS, PostgreSQL and HTTP receivers)', () => {
     expect(host.to('/mixed/dead').length).toBeGreaterThan(0);
   });
 
-  it('provisions the delivery consumer with max_deliver above the attempts and ack_wait above the timeout', async () => {
+  it('provisions the delivery consumer without a delivery cap (the handler counts attempts) and ack_wait above the timeout', async () => {
     const jsm = await jetstreamManager(nc);
     const info = await jsm.consumers.info(`${env.subjectRoot.toUpperCase()}_NOTIFY`, 'notifier-deliveries');
-    expect(info.config.max_deliver).toBeGreaterThan(ATTEMPTS);
+    expect(info.config.max_deliver).toBe(-1);
     expect(info.config.ack_wait).toBeGreaterThan(2_000 * 1_000_000);
     expect(info.config.filter_subject).toBe(subjects().notifyAll('delivery'));
   });
