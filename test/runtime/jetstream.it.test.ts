@@ -10,6 +10,7 @@ import {
   provisioningFor,
 } from '@fleetwire/runtime';
 import { connectTestNats, createTestEnv, type TestEnv } from '@fleetwire/testkit';
+import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -86,6 +87,19 @@ describe('JetStream helpers (real nats-server)', () => {
     const config = (await h.jsm.streams.info(stream)).config;
     expect(config).toMatchObject({ max_age: 120_000 * 1_000_000, max_bytes: 1 << 20 });
     expect((await h.jsm.streams.info(stream)).state.messages).toBe(1);
+  });
+
+  it('applies a changed KV bucket TTL on the next provisioning, keeping the keys', async () => {
+    const at = (edgeLeaseTtlMs: number) =>
+      provisioningFor(jetStreamTopology({ root: env.subjectRoot, edgeLeaseTtlMs }), { kv: ['edges'] });
+    const bucket = jetStreamTopology({ root: env.subjectRoot }).kv.edges.bucket;
+    await provision(h, at(30_000), log);
+    const kv = await new Kvm(h.js).open(bucket);
+    await kv.put('edge-1', 'alive');
+    expect((await kv.status()).ttl).toBe(30_000);
+    await provision(h, at(5_000), log);
+    expect((await kv.status()).ttl).toBe(5_000);
+    expect((await kv.get('edge-1'))?.string()).toBe('alive');
   });
 
   it('pipelines many publishes and resolves each with its own PubAck', async () => {

@@ -136,8 +136,10 @@ export type {
 export {
   consumerSpec,
   DEFAULT_DEVICE_LOG_TTL_MS,
+  DEFAULT_EDGE_LEASE_TTL_MS,
   DEFAULT_MAX_AGE_MS,
   DEFAULT_SESSION_TTL_MS,
+  edgeLeaseKey,
   jetStreamTopology,
   KV_BUCKET,
   kvBucketName,

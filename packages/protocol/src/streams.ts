@@ -7,8 +7,10 @@
 import { PROTOCOL_ERROR, ProtocolError } from './errors.ts';
 import {
   type DeviceId,
+  type EdgeId,
   isSafeToken,
   parseDeviceId,
+  parseEdgeId,
   parseSessionId,
   parseTenantId,
   type SessionId,
@@ -31,7 +33,7 @@ export const STREAM = {
 } as const;
 export type StreamKey = (typeof STREAM)[keyof typeof STREAM];
 
-export const KV_BUCKET = { PRESENCE: 'presence', SESSIONS: 'sessions' } as const;
+export const KV_BUCKET = { PRESENCE: 'presence', SESSIONS: 'sessions', EDGES: 'edges' } as const;
 export type KvBucketKey = (typeof KV_BUCKET)[keyof typeof KV_BUCKET];
 
 export const OBJECT_STORE = { DEVICE_LOGS: 'deviceLogs' } as const;
@@ -135,6 +137,8 @@ export interface TopologyOptions {
   maxAgeMs?: Partial<Record<StreamKey, number>>;
   /** Default 1 hour. */
   sessionTtlMs?: number;
+  /** How long an edge's lease outlives its last refresh; default 30 s (edges refresh every third). */
+  edgeLeaseTtlMs?: number;
   /** How long uploaded device logs are kept; default 30 days. */
   deviceLogTtlMs?: number;
   /** Size limit of the device log bucket; default unlimited. */
@@ -163,6 +167,7 @@ export const TELEMETRY_DUPLICATE_WINDOW_MS = 2 * MINUTE;
 export const PRESENCE_MAX_MSGS_PER_SUBJECT = 100;
 export const DEFAULT_SESSION_TTL_MS = 1 * HOUR;
 export const DEFAULT_DEVICE_LOG_TTL_MS = 30 * DAY;
+export const DEFAULT_EDGE_LEASE_TTL_MS = 30 * SECOND;
 
 export const msToNanos = (ms: number): number => Math.round(ms * 1_000_000);
 
@@ -278,6 +283,15 @@ function kvBucketSpecs(root: string, options: TopologyOptions): Record<KvBucketK
       description: 'Interactive sessions; expire when not refreshed',
       history: 1,
       ttlMs: options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS,
+    },
+    edges: {
+      ...base,
+      key: KV_BUCKET.EDGES,
+      bucket: kvBucketName(root, KV_BUCKET.EDGES),
+      description:
+        'Edges alive: one key per edge, refreshed while it runs; an expired key means the edge is gone',
+      history: 1,
+      ttlMs: options.edgeLeaseTtlMs ?? DEFAULT_EDGE_LEASE_TTL_MS,
     },
   };
 }
@@ -439,6 +453,10 @@ export function toObjectStoreOptions(spec: ObjectStoreSpec): ObjectStoreCreateOp
  */
 export function presenceKey(tenant: TenantId, deviceId: DeviceId): string {
   return `${parseTenantId(tenant)}.${parseDeviceId(deviceId)}`;
+}
+
+export function edgeLeaseKey(edgeId: EdgeId): string {
+  return parseEdgeId(edgeId);
 }
 
 export function sessionKey(tenant: TenantId, sessionId: SessionId): string {

@@ -32,5 +32,5 @@ export { JetStreamPublisher, PublishError } from './publisher.ts';
 export type { SecretKind } from './secrets.ts';
 export { hashSecret, newId, newSecret, SECRET_KIND } from './secrets.ts';
 export type { RunningService, ServiceContext, ServiceDefinition, ServiceInstance } from './service.ts';
-export { commonConfig, EXIT_CONFIG, runService, startService } from './service.ts';
+export { commonConfig, EXIT_CONFIG, runService, startService, topologyOf } from './service.ts';
 export { provisioningFor } from './topology.ts';

@@ -157,8 +157,21 @@ export async function provision(h: NatsHandle, what: Provisioning, log: Logger):
       );
     }
     await kvm.create(bucket, options);
+    await convergeKvTtl(h, bucket, options.ttl ?? 0, log);
   }
   for (const store of what.objectStores ?? []) await ensureObjectStore(h, store, log);
+}
+
+/** `Kvm.create` leaves an existing bucket as it is: a changed TTL is applied here. */
+async function convergeKvTtl(h: NatsHandle, bucket: string, ttlMs: number, log: Logger): Promise<void> {
+  const stream = `KV_${bucket}`;
+  const { config } = await h.jsm.streams.info(stream);
+  const wanted = ttlMs * 1_000_000;
+  if (config.max_age === wanted) return;
+  // The server refuses a duplicate window longer than the max age (KV buckets set it to the TTL).
+  const duplicateWindow = wanted === 0 ? config.duplicate_window : Math.min(config.duplicate_window, wanted);
+  await h.jsm.streams.update(stream, { ...config, max_age: wanted, duplicate_window: duplicateWindow });
+  log.info({ bucket, ttlMs }, 'KV bucket TTL updated');
 }
 
 /**

@@ -1,4 +1,10 @@
 import os from 'node:os';
+import {
+  DEFAULT_DEVICE_LOG_TTL_MS,
+  DEFAULT_EDGE_LEASE_TTL_MS,
+  type JetStreamTopology,
+  jetStreamTopology,
+} from '@fleetwire/protocol';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ConfigError, type ConfigOf, type ConfigSpec, env, loadConfig } from './config.ts';
 import { createLogger, LOG_LEVELS, type Logger } from './logger.ts';
@@ -19,7 +25,24 @@ export function commonConfig(defaultHttpPort: number) {
     logLevel: env.oneOf('FW_LOG_LEVEL', LOG_LEVELS, { default: 'info' }),
     shutdownTimeoutMs: env.duration('FW_SHUTDOWN_TIMEOUT', { default: 15_000, minMs: 100 }),
     instanceId: env.string('FW_INSTANCE_ID', { default: `${os.hostname()}-${process.pid}` }),
+    // Settings of the shared JetStream topology: every service reads them, so give them the same
+    // value everywhere (one ConfigMap). Provisioning converges existing buckets to them.
+    edgeLeaseTtlMs: env.duration('FW_EDGE_LEASE_TTL', { default: DEFAULT_EDGE_LEASE_TTL_MS, minMs: 1_000 }),
+    deviceLogTtlMs: env.duration('FW_DEVICE_LOG_TTL', { default: DEFAULT_DEVICE_LOG_TTL_MS, minMs: 60_000 }),
   };
+}
+
+/** The JetStream topology as this deployment configures it: the one place services get it from. */
+export function topologyOf(config: {
+  subjectRoot: string;
+  edgeLeaseTtlMs: number;
+  deviceLogTtlMs: number;
+}): JetStreamTopology {
+  return jetStreamTopology({
+    root: config.subjectRoot,
+    edgeLeaseTtlMs: config.edgeLeaseTtlMs,
+    deviceLogTtlMs: config.deviceLogTtlMs,
+  });
 }
 
 const databaseConfig = {

@@ -3,7 +3,6 @@ import { CommandLedger } from '@fleetwire/ledger';
 import {
   DEFAULT_TENANT,
   encodeBusMessage,
-  jetStreamTopology,
   MSG_TYPE,
   PROTO,
   parseTenantId,
@@ -18,6 +17,7 @@ import {
   runService,
   type ServiceDefinition,
   type Sql,
+  topologyOf,
 } from '@fleetwire/runtime';
 import { migrations } from '@fleetwire/schema';
 import type { FastifyInstance } from 'fastify';
@@ -71,14 +71,14 @@ export const api: ServiceDefinition<typeof apiConfig, ApiInstance> = {
   config: apiConfig,
   migrations,
   provisioning: (cfg) =>
-    provisioningFor(jetStreamTopology({ root: cfg.subjectRoot }), {
+    provisioningFor(topologyOf(cfg), {
       streams: ['COMMANDS', 'DISPATCH', 'NOTIFY'],
       objectStores: ['deviceLogs'],
     }),
   async start(ctx) {
     const { config, nats, log } = ctx;
     const sql = ctx.sql!;
-    const { subjects, objectStores } = jetStreamTopology({ root: config.subjectRoot });
+    const { subjects, objectStores } = topologyOf(config);
     // Each request's publishes, acks and replies would otherwise be a socket write of their own; a
     // batch of creates publishes its events and dispatch items in one turn, so they share one write.
     coalesceSocketWrites(nats.nc);

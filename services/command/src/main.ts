@@ -1,5 +1,5 @@
 import { CommandLedger } from '@fleetwire/ledger';
-import { jetStreamTopology, type Subjects } from '@fleetwire/protocol';
+import type { Subjects } from '@fleetwire/protocol';
 import {
   coalesceSocketWrites,
   JetStreamPublisher,
@@ -7,6 +7,7 @@ import {
   runService,
   type ServiceDefinition,
   terminate,
+  topologyOf,
 } from '@fleetwire/runtime';
 import { migrations } from '@fleetwire/schema';
 import type { JsMsg } from '@nats-io/jetstream';
@@ -47,7 +48,7 @@ export const command: ServiceDefinition<typeof commandConfig, CommandInstance> =
   config: commandConfig,
   migrations,
   provisioning: (cfg) => {
-    const topology = jetStreamTopology({ root: cfg.subjectRoot });
+    const topology = topologyOf(cfg);
     const consumers = commandConsumers(topology);
     return provisioningFor(topology, {
       streams: ['DEVICE_EVENTS', 'PRESENCE', 'COMMANDS', 'DISPATCH'],
@@ -56,7 +57,7 @@ export const command: ServiceDefinition<typeof commandConfig, CommandInstance> =
   },
   async start(ctx) {
     const { config, nats, log } = ctx;
-    const topology = jetStreamTopology({ root: config.subjectRoot });
+    const topology = topologyOf(config);
     const consumers = commandConsumers(topology);
     const metrics = commandMetrics(ctx.metrics);
     // Acks, edge requests and a batch's state events of one turn leave in one socket write.

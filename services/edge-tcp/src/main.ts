@@ -1,12 +1,12 @@
-import { PresenceRecorder } from '@fleetwire/edge-kit';
+import { EdgeLease, PresenceRecorder } from '@fleetwire/edge-kit';
+import { DEFAULT_TENANT, parseEdgeId, parseTenantId, TRANSPORT } from '@fleetwire/protocol';
 import {
-  DEFAULT_TENANT,
-  jetStreamTopology,
-  parseEdgeId,
-  parseTenantId,
-  TRANSPORT,
-} from '@fleetwire/protocol';
-import { JetStreamPublisher, provisioningFor, runService, type ServiceDefinition } from '@fleetwire/runtime';
+  JetStreamPublisher,
+  provisioningFor,
+  runService,
+  type ServiceDefinition,
+  topologyOf,
+} from '@fleetwire/runtime';
 import { migrations } from '@fleetwire/schema';
 import { Kvm } from '@nats-io/kv';
 import { TrackerRegistry } from './adapters/registry.ts';
@@ -20,13 +20,13 @@ export const edgeTcp: ServiceDefinition<typeof edgeTcpConfig, { port: number; st
   config: edgeTcpConfig,
   migrations,
   provisioning: (cfg) =>
-    provisioningFor(jetStreamTopology({ root: cfg.subjectRoot }), {
+    provisioningFor(topologyOf(cfg), {
       streams: ['TELEMETRY', 'DEVICE_EVENTS', 'PRESENCE'],
-      kv: ['presence'],
+      kv: ['presence', 'edges'],
     }),
   async start(ctx) {
     const { config, nats, log } = ctx;
-    const topology = jetStreamTopology({ root: config.subjectRoot });
+    const topology = topologyOf(config);
     const edgeId = parseEdgeId(
       config.edgeId ?? config.instanceId.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64),
     );
@@ -54,12 +54,22 @@ export const edgeTcp: ServiceDefinition<typeof edgeTcpConfig, { port: number; st
       log,
       config,
     });
+    const lease = new EdgeLease({
+      kv: await new Kvm(nats.js).open(topology.kv.edges.bucket),
+      edgeId,
+      transport: TRANSPORT.TCP,
+      ttlMs: config.edgeLeaseTtlMs,
+      log,
+      onLost: () => server.closeAll('edge lost its lease'),
+    });
+    await lease.start();
     const port = await server.listen(config.tcpPort, config.tcpHost);
     log.info({ port, edgeId, tenant: config.tenant }, 'accepting trackers');
     return {
       port,
       async stop() {
         await server.drain(config.drainSpreadMs);
+        await lease.stop();
         await publisher.close();
       },
     };

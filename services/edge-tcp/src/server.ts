@@ -36,6 +36,15 @@ export class TrackerServer {
   }
 
   /**
+   * Closes every connection but keeps accepting (the edge lost its lease, so presence may already
+   * say its trackers are offline): they reconnect, here or elsewhere, and are online afresh.
+   */
+  closeAll(reason: string): void {
+    this.#log.warn({ connections: this.#connections.size }, 'closing every tracker connection');
+    for (const conn of [...this.#connections]) conn.close(reason);
+  }
+
+  /**
    * Stops accepting, lets every connection finish answering what it already received, then closes
    * the connections spread over `spreadMs` so that the fleet does not reconnect to the other edges
    * in one burst (the lesson of Mender's graceful shutdown).

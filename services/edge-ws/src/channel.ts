@@ -145,6 +145,7 @@ export const CLOSE = {
   VERSION: { label: 'version', text: 'handshake rejected: require version 1', code: 1002 },
   LIMITS: { label: 'limits', text: 'too many limit violations', code: 4008 },
   SHUTDOWN: { label: 'shutdown', text: 'edge shutting down', code: 1001 },
+  LEASE_LOST: { label: 'lease_lost', text: 'edge lost its lease: reconnect', code: 1012 },
   FAILED: { label: 'error', text: 'the edge could not bring the device online', code: 1011 },
 } as const;
 export type CloseReason = (typeof CLOSE)[keyof typeof CLOSE];

@@ -85,6 +85,15 @@ export class WsEdge {
   }
 
   /**
+   * Closes every connection but keeps accepting (the edge lost its lease, so presence may already
+   * say its devices are offline): they reconnect, here or elsewhere, and are online afresh.
+   */
+  closeAll(): void {
+    this.#ctx.log.warn({ connections: this.#channels.size }, 'closing every device connection');
+    for (const channel of [...this.#channels]) channel.close(CLOSE.LEASE_LOST);
+  }
+
+  /**
    * Stops accepting, then closes every connection ("edge shutting down", 1001) spread over `spreadMs`
    * so that the fleet does not reconnect to the other edges in one burst (Mender's lesson), waits for
    * the offline presence updates, and cuts off devices that do not complete the close handshake.

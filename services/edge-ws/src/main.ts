@@ -1,13 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import { DeviceLogStore, LogTooLargeError } from '@fleetwire/device-logs';
-import { PresenceRecorder } from '@fleetwire/edge-kit';
-import { jetStreamTopology, parseEdgeId, TRANSPORT } from '@fleetwire/protocol';
+import { EdgeLease, PresenceRecorder } from '@fleetwire/edge-kit';
+import { parseEdgeId, TRANSPORT } from '@fleetwire/protocol';
 import {
   coalesceSocketWrites,
   JetStreamPublisher,
   provisioningFor,
   runService,
   type ServiceDefinition,
+  topologyOf,
 } from '@fleetwire/runtime';
 import { migrations } from '@fleetwire/schema';
 import { Kvm } from '@nats-io/kv';
@@ -38,15 +39,15 @@ export const edgeWs: ServiceDefinition<typeof edgeWsConfig, EdgeWsInstance> = {
   config: edgeWsConfig,
   migrations,
   provisioning: (cfg) =>
-    provisioningFor(jetStreamTopology({ root: cfg.subjectRoot }), {
+    provisioningFor(topologyOf(cfg), {
       streams: ['TELEMETRY', 'DEVICE_EVENTS', 'PRESENCE'],
-      kv: ['presence'],
+      kv: ['presence', 'edges'],
       objectStores: ['deviceLogs'],
     }),
   async start(ctx) {
     const { config, nats, log } = ctx;
     const sql = ctx.sql!;
-    const topology = jetStreamTopology({ root: config.subjectRoot });
+    const topology = topologyOf(config);
     const edgeId = parseEdgeId(
       config.edgeId ?? config.instanceId.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64),
     );
@@ -101,6 +102,15 @@ export const edgeWs: ServiceDefinition<typeof edgeWsConfig, EdgeWsInstance> = {
       log,
       config,
     });
+    const lease = new EdgeLease({
+      kv: await new Kvm(nats.js).open(topology.kv.edges.bucket),
+      edgeId,
+      transport: TRANSPORT.WS,
+      ttlMs: config.edgeLeaseTtlMs,
+      log,
+      onLost: () => edge.closeAll(),
+    });
+    await lease.start();
     await app.listen({ port: config.wsPort, host: config.wsHost });
     const port = (app.server.address() as AddressInfo).port;
 
@@ -119,6 +129,7 @@ export const edgeWs: ServiceDefinition<typeof edgeWsConfig, EdgeWsInstance> = {
       async stop() {
         clearInterval(cleanup);
         await edge.drain(config.drainSpreadMs);
+        await lease.stop();
         await app.close();
         await publisher.close();
       },

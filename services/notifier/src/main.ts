@@ -1,4 +1,3 @@
-import { jetStreamTopology } from '@fleetwire/protocol';
 import {
   coalesceSocketWrites,
   JetStreamPublisher,
@@ -6,6 +5,7 @@ import {
   runService,
   type ServiceDefinition,
   terminate,
+  topologyOf,
 } from '@fleetwire/runtime';
 import { migrations } from '@fleetwire/schema';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
@@ -42,7 +42,7 @@ export const notifier: ServiceDefinition<typeof notifierConfig> = {
   config: notifierConfig,
   migrations,
   provisioning: (cfg) => {
-    const topology = jetStreamTopology({ root: cfg.subjectRoot });
+    const topology = topologyOf(cfg);
     const consumers = notifierConsumers(topology, cfg);
     return provisioningFor(topology, {
       streams: ['COMMANDS', 'NOTIFY'],
@@ -54,7 +54,7 @@ export const notifier: ServiceDefinition<typeof notifierConfig> = {
     checkNotifierConfig(config);
     // Acks and deliveries finishing in one turn leave in one socket write instead of one each.
     coalesceSocketWrites(nats.nc);
-    const topology = jetStreamTopology({ root: config.subjectRoot });
+    const topology = topologyOf(config);
     const specs = notifierConsumers(topology, config);
     const store = new WebhookStore(ctx.sql!);
     // One query for the subscribers of every event that arrives at once, not one per event.

@@ -1,11 +1,4 @@
-import {
-  consumerSpec,
-  encodeBusMessage,
-  type JetStreamTopology,
-  jetStreamTopology,
-  MSG_TYPE,
-  PROTO,
-} from '@fleetwire/protocol';
+import { consumerSpec, encodeBusMessage, type JetStreamTopology, MSG_TYPE, PROTO } from '@fleetwire/protocol';
 import {
   BatchConsumer,
   JetStreamPublisher,
@@ -13,6 +6,7 @@ import {
   runService,
   type ServiceDefinition,
   terminate,
+  topologyOf,
 } from '@fleetwire/runtime';
 import { migrations } from '@fleetwire/schema';
 import { Counter, Histogram } from 'prom-client';
@@ -22,6 +16,7 @@ import { telemetryBatchHandler } from './adapters/telemetry-writer.ts';
 import { telemetryConfig } from './config.ts';
 import { LatestStateWriter } from './latest-state.ts';
 import { TelemetryCoalescer } from './notifications.ts';
+import { startPresenceReaper } from './presence-reaper-loop.ts';
 
 const DAY = 86_400_000;
 
@@ -43,15 +38,16 @@ export const telemetry: ServiceDefinition<typeof telemetryConfig> = {
   config: telemetryConfig,
   migrations,
   provisioning: (cfg) => {
-    const topology = jetStreamTopology({ root: cfg.subjectRoot });
+    const topology = topologyOf(cfg);
     return provisioningFor(topology, {
       streams: ['TELEMETRY', 'PRESENCE', 'NOTIFY'],
       consumers: [topology.consumers.telemetryWriter, presenceRecorderSpec(topology)],
+      kv: ['presence', 'edges'],
     });
   },
   async start(ctx) {
     const { config, nats, log, metrics } = ctx;
-    const topology = jetStreamTopology({ root: config.subjectRoot });
+    const topology = topologyOf(config);
     const store = new TelemetryStore(ctx.sql!);
     const maintain = async () => {
       const today = new Date();
@@ -121,6 +117,14 @@ export const telemetry: ServiceDefinition<typeof telemetryConfig> = {
     await presence.start();
 
     const publisher = new JetStreamPublisher(nats.nc);
+    const stopReaping = await startPresenceReaper({
+      sql: ctx.sql!,
+      nats,
+      log,
+      topology,
+      publisher,
+      edgeLeaseTtlMs: config.edgeLeaseTtlMs,
+    });
     const flushNotifications = async () => {
       for (const summary of coalescer?.take() ?? []) {
         const subject = topology.subjects.notify(summary.tenant, 'telemetry');
@@ -141,6 +145,7 @@ export const telemetry: ServiceDefinition<typeof telemetryConfig> = {
       async stop() {
         clearInterval(maintenance);
         clearInterval(notifier);
+        await stopReaping();
         await consumer.stop();
         await latest.stop();
         await presence.stop();
