@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { freePort } from '@fleetwire/devstack';
 import { TrackerClient } from '@fleetwire/testkit';
+import type postgres from 'postgres';
 import {
   cpuBetween,
   cpuSnapshot,
@@ -182,6 +183,8 @@ await withStack(stackOptions, async (stack) => {
   // Open-loop: command j is due at start + j / rate, whatever the answers to earlier ones.
   const warmupMs = opts.warmup * 1000;
   const totalMs = warmupMs + opts.duration * 1000;
+  // Database-wide counters over the whole run (warm-up and drain included), per command fired.
+  const pgA = opts.pgStats ? await pgCounters(stack.sql) : undefined;
   const start = performance.now();
   let seq = 0;
   let measureStart = 0;
@@ -224,6 +227,7 @@ await withStack(stackOptions, async (stack) => {
   // Drain: every accepted command should complete and be notified.
   await eventually(async () => [...sent.values()].every((e) => e.done), 30_000, 200);
   const unanswered = [...sent.values()].filter((e) => !e.done && e.accepted === undefined).length;
+  const pgB = opts.pgStats ? await pgCounters(stack.sql) : undefined;
   const missing = [...sent.values()].filter((e) => !e.done && e.accepted !== undefined).length;
   const rt = roundTrip.summary();
   const ac = accept.summary();
@@ -262,8 +266,13 @@ await withStack(stackOptions, async (stack) => {
       'no API answer = POSTs still unanswered then (the API fell behind).',
     ].join('\n'),
   );
-  if (opts.pgStats)
+  if (opts.pgStats && pgA && pgB) {
+    console.log(`\nPostgreSQL per command (whole run, drain included):\n${table(perCommand(pgA, pgB, seq))}`);
     console.log(`\nPostgreSQL statements by total time:\n${table(await topStatements(stack.sql))}`);
+    console.log(
+      `\nPostgreSQL statements per measured command:\n${table(await statementCosts(stack.sql, measuredSent))}`,
+    );
+  }
   agent.destroy();
   await Promise.all(trackers.map((t) => t.close().catch(() => {})));
   receiver.closeAllConnections();
@@ -276,6 +285,71 @@ async function natsCounters(monitorPort: number): Promise<{ inMsgs: number; outM
     out_msgs: number;
   };
   return { inMsgs: varz.in_msgs, outMsgs: varz.out_msgs };
+}
+
+/** Database-wide counters (commits, rows, WAL): what one command costs PostgreSQL, whatever the load. */
+type BenchSql = postgres.Sql;
+
+interface PgCounters {
+  commits: number;
+  rollbacks: number;
+  inserted: number;
+  updated: number;
+  deleted: number;
+  blocksHit: number;
+  walRecords: number;
+  walBytes: number;
+  walFpi: number;
+  walSyncs: number;
+}
+
+async function pgCounters(sql: BenchSql): Promise<PgCounters> {
+  // Backends report their counters at most once a second: force ours out, and read after a pause.
+  await new Promise((r) => setTimeout(r, 1100));
+  const [db] = await sql<Record<string, string>[]>`
+    select xact_commit::text as commits, xact_rollback::text as rollbacks, tup_inserted::text as inserted,
+      tup_updated::text as updated, tup_deleted::text as deleted, blks_hit::text as blocks_hit
+    from pg_stat_database where datname = current_database()`;
+  const [wal] = await sql<Record<string, string>[]>`
+    select wal_records::text as wal_records, wal_bytes::text as wal_bytes, wal_fpi::text as wal_fpi,
+      wal_sync::text as wal_syncs
+    from pg_stat_wal`;
+  const n = (v: string | undefined) => Number(v ?? 0);
+  return {
+    commits: n(db?.commits),
+    rollbacks: n(db?.rollbacks),
+    inserted: n(db?.inserted),
+    updated: n(db?.updated),
+    deleted: n(db?.deleted),
+    blocksHit: n(db?.blocks_hit),
+    walRecords: n(wal?.wal_records),
+    walBytes: n(wal?.wal_bytes),
+    walFpi: n(wal?.wal_fpi),
+    walSyncs: n(wal?.wal_syncs),
+  };
+}
+
+function perCommand(a: PgCounters, b: PgCounters, commands: number): string[][] {
+  const keys = Object.keys(a) as Array<keyof PgCounters>;
+  return [keys, keys.map((k) => ((b[k] - a[k]) / commands).toFixed(2))];
+}
+
+/** Every statement (foreign-key checks included) per measured command: calls, rows, WAL. */
+async function statementCosts(sql: BenchSql, commands: number): Promise<string[][]> {
+  const rows = await sql<{ calls: string; rows: string; wal_bytes: string; blks: string; query: string }[]>`
+    select calls::text, rows::text, wal_bytes::text, (shared_blks_hit + shared_blks_read)::text as blks, query
+    from pg_stat_statements where calls > ${Math.ceil(commands / 100)} order by wal_bytes desc, calls desc limit 16`;
+  const per = (v: string) => (Number(v) / commands).toFixed(3);
+  return [
+    ['calls', 'rows', 'WAL bytes', 'blocks', 'statement'],
+    ...rows.map((r) => [
+      per(r.calls),
+      per(r.rows),
+      per(r.wal_bytes),
+      per(r.blks),
+      r.query.replace(/\s+/g, ' ').slice(0, 100),
+    ]),
+  ];
 }
 
 function validSignature(header: string | string[] | undefined, raw: string): boolean {

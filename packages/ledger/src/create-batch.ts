@@ -5,7 +5,7 @@ import type { NormalisedCreate } from './create-input.ts';
 import { LEDGER_ERROR, LedgerError } from './errors.ts';
 import type { LedgerTx } from './ledger-tx.ts';
 import { OPEN_STATES } from './states.ts';
-import { jsonRows, type Queryable } from './transition-sql.ts';
+import { jsonRows, outboxUnit, type Queryable } from './transition-sql.ts';
 
 /** One create request, validated and hashed, waiting for its batch. */
 export interface CreateItem {
@@ -62,9 +62,9 @@ export async function createBatch(work: LedgerTx, items: readonly CreateItem[]):
     for (const row of found) existing.set(lost[row.i_ord]!, row);
   }
   await supersedeOlder(work, items, created);
-  // Each device gets one `new` item; the superseded commands' own items are not needed.
+  // The superseded commands' `retry` items are not needed: the new command's queued event makes the
+  // dispatcher look at the device anyway (see consumers.ts).
   work.discardDispatches();
-  requestDispatches(work, created);
   return plans.map((plan, i): CreateOutcome => {
     if (plan.kind === 'done') return plan.outcome;
     const leader = plan.kind === 'insert' ? i : plan.leader;
@@ -99,7 +99,6 @@ export async function createUnkeyedBatch(
   inserted.forEach((view, i) => {
     if (view) created.set(i, view);
   });
-  requestDispatches(work, created);
   return items.map((item, i): CreateOutcome => {
     const command = created.get(i);
     return command
@@ -197,7 +196,7 @@ async function insertCommands(
     metadata jsonb, max_attempts int, attempt_timeout_ms int, ttl_ms bigint, idempotency_key text,
     request_hash text`;
   // The transition's seq comes from its sequence in the RETURNING: no join finds the row again.
-  const rows = await work.sql<(CommandRow & { t_next_seq: unknown; t_seq: string })[]>`
+  const rows = await work.sql<(CommandRow & { t_next_seq: unknown; t_seq: string; t_outbox: string })[]>`
     with inserted as (
       insert into commands (
         tenant_id, id, device_id, name, args, command_text, metadata, state,
@@ -213,14 +212,15 @@ async function insertCommands(
     recorded as (
       insert into command_transitions (tenant_id, command_id, seq, state, attempt)
       select tenant_id, id, t_next_seq, state, attempts from inserted
-    )
-    select *, t_next_seq::text as t_seq from inserted`;
+    ),
+    ${outboxUnit(work.sql, 'inserted')}
+    select *, t_next_seq::text as t_seq, (select id::text from outbox) as t_outbox from inserted`;
   const byId = new Map(rows.map((row) => [row.id, row]));
   return input.map((i) => {
     const row = byId.get(i.id!);
     if (!row) return undefined;
-    const { t_seq, t_next_seq: _, ...command } = row;
-    return work.record(command, t_seq);
+    const { t_seq: _s, t_next_seq: _n, t_outbox, ...command } = row;
+    return work.record(command, t_outbox);
   });
 }
 
@@ -266,20 +266,4 @@ async function supersedeOlder(
       change: { to: 'superseded' as const, error: `superseded by command ${v.by_id}` },
     })),
   );
-}
-
-/** One `new` dispatch item per device that got a command (its first one names the command). */
-function requestDispatches(work: LedgerTx, created: ReadonlyMap<number, CommandView>): void {
-  const seen = new Set<string>();
-  for (const [, command] of [...created.entries()].sort(([a], [b]) => a - b)) {
-    const device = `${command.tenant}/${command.deviceId}`;
-    if (seen.has(device)) continue;
-    seen.add(device);
-    work.requestDispatch({
-      tenant: command.tenant,
-      deviceId: command.deviceId,
-      reason: 'new',
-      commandId: command.id,
-    });
-  }
 }

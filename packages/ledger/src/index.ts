@@ -1,5 +1,6 @@
 export type { CommandRow, CommandView, TransitionView } from './command-view.ts';
 export { stateChangeMsgId, toStateChange, toView } from './command-view.ts';
+export { queuedCommandsConsumer } from './consumers.ts';
 export type { CreateResult } from './create-batch.ts';
 export type { CreateBatchOptions } from './create-batcher.ts';
 export { CREATE_BATCH_DEFAULTS } from './create-batcher.ts';
@@ -14,9 +15,9 @@ export { CommandLedger, MAX_PAGE } from './ledger.ts';
 export type {
   DeviceHead,
   DispatchReason,
+  OutboxId,
   PendingDispatch,
   TransitionChange,
-  TransitionKey,
 } from './ledger-tx.ts';
 export { LedgerTx } from './ledger-tx.ts';
 export type { RelayOptions } from './outbox-relay.ts';

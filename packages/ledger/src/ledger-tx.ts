@@ -32,13 +32,8 @@ export type DeviceHead =
   | { kind: 'busy-elsewhere' }
   | { kind: 'head'; command: CommandView; nowMs: number };
 
-/** Identifies one `command_transitions` row (the outbox entry of its state event). */
-export interface TransitionKey {
-  tenant: string;
-  commandId: string;
-  /** bigserial, as PostgreSQL returns it. */
-  seq: string;
-}
+/** Identifies one `command_outbox` row: the transition rows one statement wrote (bigserial, as text). */
+export type OutboxId = string;
 
 export interface PendingDispatch {
   tenant: TenantId;
@@ -52,14 +47,15 @@ export interface PendingDispatch {
  * autocommit statement. Changes are guarded updates; their events are collected here and published
  * by the ledger only after the commit, so nothing is announced that did not happen. The transition
  * rows written here are the outbox: they stay unpublished until the ledger (or the relay, after a
- * crash) got their events onto JetStream.
+ * crash) got their events onto JetStream: each statement lists the rows it wrote in one
+ * `command_outbox` row, which the ledger deletes once their events are stored.
  */
 export class LedgerTx {
   readonly #sql: Queryable;
   readonly changes: CommandView[] = [];
   readonly dispatches: PendingDispatch[] = [];
-  /** The transition rows written in this unit, to be marked published after their events. */
-  readonly recorded: TransitionKey[] = [];
+  /** The outbox rows of this unit's statements, deleted once all its events are stored. */
+  readonly outbox = new Set<OutboxId>();
 
   constructor(sql: Queryable) {
     this.#sql = sql;
@@ -123,16 +119,16 @@ export class LedgerTx {
     this.dispatches.push(dispatch);
   }
 
-  /** Collects a transition row written by one of the ledger's statements: its event and outbox key. */
-  record(row: CommandRow, seq: string): CommandView {
-    this.recorded.push({ tenant: row.tenant_id, commandId: row.id, seq: String(seq) });
+  /** Collects a transition row written by one of the ledger's statements: its event and outbox row. */
+  record(row: CommandRow, outboxId: OutboxId): CommandView {
+    this.outbox.add(String(outboxId));
     const view = toView(row);
     this.changes.push(view);
     return view;
   }
 
   #collect(row: TransitionedRow): CommandView {
-    const view = this.record(row, row.t_seq);
+    const view = this.record(row, row.t_outbox);
     if (isTerminal(view.state) && row.device_has_open) this.#keepQueueMoving(view);
     return view;
   }

@@ -296,6 +296,6 @@ export class CommandLedger {
       ...work.dispatches.map((d) => this.#events.tryDispatch(d)),
     ]);
     for (const change of work.changes) this.#onChange?.(change);
-    if (stored.every(Boolean)) this.#marks.add(work.recorded);
+    if (stored.every(Boolean)) this.#marks.add(work.outbox);
   }
 }

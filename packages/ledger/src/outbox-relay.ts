@@ -2,14 +2,15 @@ import type { DeviceId, TenantId } from '@fleetwire/protocol';
 import type { Sql } from '@fleetwire/runtime';
 import { type CommandRow, type CommandView, toView } from './command-view.ts';
 import type { LedgerEvents } from './ledger-events.ts';
-import type { PendingDispatch, TransitionKey } from './ledger-tx.ts';
+import type { PendingDispatch } from './ledger-tx.ts';
 import { markPublished } from './published-marks.ts';
 import { isOpen, OPEN_STATES } from './states.ts';
+import type { Queryable } from './transition-sql.ts';
 
 export interface RelayOptions {
   /** Only rows older than this: younger ones are still being published by the process that wrote them. */
   graceMs: number;
-  /** Rows per batch. */
+  /** Outbox rows (units of work) per batch. */
   limit: number;
 }
 
@@ -22,37 +23,52 @@ type PendingRow = CommandRow & {
 };
 
 /**
- * Republishes one batch of transitions whose events never made it (the process died between commit
- * and publish, or the publish failed), oldest first, and marks them. Rows are taken FOR UPDATE SKIP
- * LOCKED, so relays of several instances split the backlog instead of publishing it twice.
- * Returns how many rows it republished.
+ * Republishes one batch of units of work whose events never made it (the process died between
+ * commit and publish, or a publish failed), oldest first, and deletes their outbox rows. Outbox rows
+ * are taken FOR UPDATE SKIP LOCKED, so relays of several instances split the backlog instead of
+ * publishing it twice. Returns how many transitions it republished.
  */
 export async function relayUnpublished(sql: Sql, events: LedgerEvents, opts: RelayOptions): Promise<number> {
   return sql.begin(async (tx) => {
-    const rows = await tx<PendingRow[]>`
-      select c.*, t.seq::text as t_seq, t.state as t_state, t.attempt as t_attempt, t.at as t_at,
-        exists (
-          select 1 from commands o
-          where o.tenant_id = c.tenant_id and o.device_id = c.device_id
-            and o.state in ${tx(OPEN_STATES as unknown as string[])}
-        ) as device_has_open
-      from command_transitions t
-      join commands c on c.tenant_id = t.tenant_id and c.id = t.command_id
-      where t.published_at is null and t.at < now() - ${opts.graceMs} * interval '1 millisecond'
-      order by t.at, t.seq
+    const units = await tx<{ id: string; seqs: string[] }[]>`
+      select id::text as id, seqs::text[] as seqs from command_outbox
+      where at < now() - ${opts.graceMs} * interval '1 millisecond'
+      order by id
       limit ${opts.limit}
-      for update of t skip locked`;
-    if (rows.length === 0) return 0;
+      for update skip locked`;
+    if (units.length === 0) return 0;
+    const rows = await pendingTransitions(
+      tx,
+      units.flatMap((u) => u.seqs),
+    );
     const outcomes = await Promise.all([
       ...rows.map((row) => events.change(eventView(row), true)),
       ...dispatchesFor(rows).map((d) => events.tryDispatch(d)),
     ]);
     // All or nothing: whatever failed is retried next round together with its dispatch item.
     if (!outcomes.every(Boolean)) return 0;
-    const keys: TransitionKey[] = rows.map((r) => ({ tenant: r.tenant_id, commandId: r.id, seq: r.t_seq }));
-    await markPublished(tx, keys);
+    // Also the units whose rows are gone (their device was deleted, cascading to its commands).
+    await markPublished(
+      tx,
+      units.map((u) => u.id),
+    );
     return rows.length;
   });
+}
+
+/** The transition rows behind the given seqs with their commands, oldest first. */
+function pendingTransitions(tx: Queryable, seqs: readonly string[]): Promise<PendingRow[]> {
+  return tx<PendingRow[]>`
+    select c.*, t.seq::text as t_seq, t.state as t_state, t.attempt as t_attempt, t.at as t_at,
+      exists (
+        select 1 from commands o
+        where o.tenant_id = c.tenant_id and o.device_id = c.device_id
+          and o.state in ${tx(OPEN_STATES as unknown as string[])}
+      ) as device_has_open
+    from command_transitions t
+    join commands c on c.tenant_id = t.tenant_id and c.id = t.command_id
+    where t.seq = any(${tx.array(seqs as string[])}::text[]::bigint[])
+    order by t.at, t.seq`;
 }
 
 /**
@@ -74,19 +90,19 @@ function eventView(row: PendingRow): CommandView {
 }
 
 /**
- * The dispatch items the lost unit of work would have published: `new` after a create, `retry`
- * after a command finished; only where the device still has open commands, one per device.
+ * The dispatch items the lost unit of work would have published: `retry` after a command finished,
+ * only where the device still has open commands, one per device. A lost create needs none: its
+ * republished queued event is what the dispatcher reads.
  */
 function dispatchesFor(rows: readonly PendingRow[]): PendingDispatch[] {
   const byDevice = new Map<string, PendingDispatch>();
   for (const row of rows) {
     const key = `${row.tenant_id}/${row.device_id}`;
-    if (!row.device_has_open || byDevice.has(key)) continue;
-    if (row.t_state !== 'queued' && isOpen(row.t_state)) continue;
+    if (!row.device_has_open || byDevice.has(key) || isOpen(row.t_state)) continue;
     byDevice.set(key, {
       tenant: row.tenant_id as TenantId,
       deviceId: row.device_id as DeviceId,
-      reason: row.t_state === 'queued' ? 'new' : 'retry',
+      reason: 'retry',
       commandId: row.id,
     });
   }

@@ -33,7 +33,23 @@ export type TransitionedRow = CommandRow & {
   t_seq: string;
   /** Terminal transitions only: the device still has open commands (someone must look at it again). */
   device_has_open: boolean;
+  /** The statement's `command_outbox` row (one per statement, whatever the number of rows). */
+  t_outbox: string;
 };
+
+/**
+ * The outbox row of a statement's transition rows, as a CTE named `outbox` over the CTE `source`
+ * (which returns `t_next_seq` per row): one row listing every `seq`, none when nothing moved. The
+ * ledger deletes it once the events are stored; the relay republishes what is left past its grace.
+ */
+export function outboxUnit(sql: Queryable, source: string) {
+  return sql`
+    outbox as (
+      insert into command_outbox (seqs)
+      select array_agg(t_next_seq) from ${sql.unsafe(source)} having count(*) > 0
+      returning id
+    )`;
+}
 
 /** Open commands as a parameter list (`state in (...)`); constant, so statements stay prepared. */
 const open = (sql: Queryable) => sql(OPEN_STATES as unknown as string[]);
@@ -58,8 +74,8 @@ export function jsonRows(sql: Queryable, rows: readonly object[], columns: strin
 }
 
 /**
- * The transition rows of the commands in the CTE `changed`, and for terminal ones whether the device
- * has other open commands. `changed` returns each row's `t_detail` and its `t_next_seq`, taken from
+ * The transition rows of the commands in the CTE `changed` (with their outbox row), and for terminal
+ * ones whether the device has other open commands. `changed` returns each row's `t_detail` and its `t_next_seq`, taken from
  * the column's sequence in the RETURNING so that no join has to find the inserted row again. The
  * statement's snapshot still shows the commands it changed in their old state, so those are judged
  * by their new one.
@@ -69,8 +85,9 @@ function recordAndReport(sql: Queryable) {
     recorded as (
       insert into command_transitions (tenant_id, command_id, seq, state, attempt, detail)
       select tenant_id, id, t_next_seq, state, attempts, t_detail from changed
-    )
-    select ch.*, ch.t_next_seq::text as t_seq,
+    ),
+    ${outboxUnit(sql, 'changed')}
+    select ch.*, ch.t_next_seq::text as t_seq, (select id::text from outbox) as t_outbox,
       case when ch.state in ${open(sql)} then false else (
         exists (
           select 1 from commands o
@@ -84,9 +101,9 @@ function recordAndReport(sql: Queryable) {
 
 /**
  * Applies many guarded transitions at once: each request's command moves only if its current state
- * is one its target allows (and, for a resend, the attempt count still matches). Rows are locked in
- * key order before the update, so two batches touching the same commands wait for each other
- * instead of deadlocking. Returns the rows that moved, in request order; a request that lost its
+ * is one its target allows (and, for a resend, the attempt count still matches). Several rows are
+ * locked in key order before the update, so two batches touching the same commands wait for each
+ * other instead of deadlocking. Returns the rows that moved, in request order; a request that lost its
  * guard is simply absent. A command may appear only once per call.
  */
 export async function applyTransitions(
@@ -115,13 +132,21 @@ export async function applyTransitions(
   if (input.length === 0) return [];
   const columns = `tenant_id text, id text, to_state text, allowed text[], terminal boolean,
     attempts int, expect_attempts int, response text, error text, detail text`;
+  // Several rows are locked in key order first, so two batches wait for each other instead of
+  // deadlocking. One row needs no order: its UPDATE locks it, and the separate lock (a WAL record
+  // and a plan node of its own) is left out — the usual answer at low load is one row.
+  const ordered = input.length > 1;
   return sql<TransitionedRow[]>`
     with input as materialized ${jsonRows(sql, input, columns)},
-    target as materialized (
+    ${
+      ordered
+        ? sql`target as materialized (
       select c.tenant_id, c.id from commands c join input i on c.tenant_id = i.tenant_id and c.id = i.id
       order by c.tenant_id, c.id
       for no key update of c
-    ),
+    ),`
+        : sql``
+    }
     changed as (
       update commands c set
         state = i.to_state,
@@ -131,7 +156,7 @@ export async function applyTransitions(
         response = coalesce(i.response, c.response),
         error = coalesce(i.error, c.error),
         updated_at = now()
-      from input i join target t on t.tenant_id = i.tenant_id and t.id = i.id
+      from input i ${ordered ? sql`join target t on t.tenant_id = i.tenant_id and t.id = i.id` : sql``}
       where c.tenant_id = i.tenant_id and c.id = i.id
         and c.state = any(i.allowed)
         and (i.expect_attempts is null or c.attempts = i.expect_attempts)

@@ -79,6 +79,16 @@ describe('create batches: concurrent creates share one transaction (real Postgre
         order by created_at, id`
     ).map((r) => r.id);
 
+  /** Per outbox row holding transitions of these commands: how many transition rows it lists. */
+  const outboxUnitsOf = async (commandIds: string[]) =>
+    (
+      await ctx.sql<{ n: number }[]>`
+        select cardinality(o.seqs) as n from command_outbox o
+        where exists (
+          select 1 from command_transitions t where t.seq = any(o.seqs) and t.command_id = any(${commandIds}))
+        order by o.id`
+    ).map((r) => r.n);
+
   it('gives each of many concurrent creates its own outcome: created, unknown device, replay, conflict', async () => {
     const existing = await ledger.create(input(C, 'custom existing', { idempotencyKey: 'k-existing' }));
     batches.length = 0;
@@ -136,11 +146,9 @@ describe('create batches: concurrent creates share one transaction (real Postgre
     await eventually(() => created.every((c) => wire.states.some((e) => e.commandId === c.id)));
     // A device's commands of one batch go out in the order they were requested.
     expect(await queueOf(A)).toEqual([a1, a2, a4].map((s) => value(s).command.id));
-    // One dispatch item per device, naming its first command.
-    await eventually(() => wire.dispatches.some((d) => d.deviceId === B));
-    expect(wire.dispatches.filter((d) => d.deviceId === A)).toEqual([
-      { tenant: TENANT, deviceId: A, reason: 'new', commandId: value(a1).command.id },
-    ]);
+    // No dispatch items: the dispatcher reads the queued events.
+    await ctx.nats.nc.flush();
+    expect(wire.dispatches.filter((d) => d.deviceId === A || d.deviceId === B)).toEqual([]);
   });
 
   it('supersedes inside a batch as if its creates came one after another', async () => {
@@ -193,15 +201,12 @@ describe('create batches: concurrent creates share one transaction (real Postgre
       const [first, second] = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
       expect(first!.created && second!.created).toBe(true);
       expect(await queueOf(E)).toEqual([first!.command.id, second!.command.id]);
-      // The published marks' UPDATE comes later, off the caller's path; nothing else ran.
-      const work = statements.filter((q) => !q.includes('published_at') && !q.includes('pg_catalog'));
+      // The published marks' DELETE comes later, off the caller's path; nothing else ran.
+      const work = statements.filter(
+        (q) => !q.includes('delete from command_outbox') && !q.includes('pg_catalog'),
+      );
       expect(work).toHaveLength(1);
       expect(work[0]).toContain('insert into commands');
-      await eventually(() =>
-        wire.dispatches.some(
-          (d) => d.deviceId === E && d.reason === 'new' && d.commandId === first!.command.id,
-        ),
-      );
       await eventually(
         () => wire.states.filter((e) => e.deviceId === E && e.state === 'queued').length === 2,
       );
@@ -211,7 +216,7 @@ describe('create batches: concurrent creates share one transaction (real Postgre
     }
   });
 
-  it('marks the outbox rows of several units of work published in one UPDATE', async () => {
+  it('marks several units of work published with one DELETE of their outbox rows', async () => {
     const statements: string[] = [];
     const counted = postgres(ctx.env.databaseUrl, {
       max: 1,
@@ -230,15 +235,30 @@ describe('create batches: concurrent creates share one transaction (real Postgre
       const created = [];
       // One after another: four units of work, four commits, four sets of outbox rows.
       for (const n of [1, 2, 3, 4]) created.push(await marking.create(input(E, `custom marked ${n}`)));
+      // Each unit listed its one transition row in an outbox row of its own; nothing was updated.
+      expect(await outboxUnitsOf(created.map((c) => c.command.id))).toEqual([1, 1, 1, 1]);
+      expect(statements.filter((q) => q.includes('published_at'))).toEqual([]);
       await marking.flushMarks();
-      expect(statements.filter((q) => q.includes('published_at'))).toHaveLength(1);
-      const [row] = await ctx.sql<{ unpublished: number }[]>`
-        select count(*)::int as unpublished from command_transitions
-        where command_id = any(${created.map((c) => c.command.id)}) and published_at is null`;
-      expect(row?.unpublished).toBe(0);
+      expect(statements.filter((q) => q.includes('delete from command_outbox'))).toHaveLength(1);
+      expect(await outboxUnitsOf(created.map((c) => c.command.id))).toEqual([]);
     } finally {
       await counted.end();
     }
+  });
+
+  it('lists every transition row of one statement in a single outbox row', async () => {
+    const marking = new CommandLedger({
+      sql: ctx.sql,
+      publisher,
+      subjects: ctx.topology.subjects,
+      log: ctx.log,
+      createBatch: { lingerMs: 100 },
+      marksLingerMs: 2_000,
+    });
+    const created = await Promise.all([1, 2, 3].map((n) => marking.create(input(E, `custom unit ${n}`))));
+    expect(await outboxUnitsOf(created.map((c) => c.command.id))).toEqual([3]);
+    await marking.flushMarks();
+    expect(await outboxUnitsOf(created.map((c) => c.command.id))).toEqual([]);
   });
 
   it('fails only the request PostgreSQL refuses when a whole batch is refused', async () => {

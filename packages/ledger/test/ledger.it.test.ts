@@ -8,6 +8,7 @@ import {
 } from '@fleetwire/protocol';
 import { createLogger, JetStreamPublisher, type NatsHandle, type Sql } from '@fleetwire/runtime';
 import type { TestEnv } from '@fleetwire/testkit';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommandLedger } from '../src/ledger.ts';
 import { type LedgerTestContext, startLedgerContext } from './support.ts';
@@ -71,7 +72,7 @@ describe('CommandLedger (real PostgreSQL and JetStream)', () => {
       ...extra,
     });
 
-  it('queues a command with defaults, a transition row, a queued event and a dispatch item', async () => {
+  it('queues a command with defaults, a transition row, a queued event and no dispatch item', async () => {
     const { command, created } = await create();
     expect(created).toBe(true);
     expect(command).toMatchObject({
@@ -87,12 +88,8 @@ describe('CommandLedger (real PostgreSQL and JetStream)', () => {
     expect((await ledger.transitions(TENANT, command.id)).map((t) => t.state)).toEqual(['queued']);
     const [queued] = await events(command.id);
     expect(queued).toMatchObject({ state: 'queued', command: 'getver', metadata: command.metadata });
-    expect(await dispatchItems(DEVICE)).toContainEqual({
-      tenant: TENANT,
-      deviceId: DEVICE,
-      commandId: command.id,
-      reason: 'new',
-    });
+    // The queued event is what tells the dispatcher: a create publishes no dispatch item.
+    expect((await dispatchItems(DEVICE)).filter((d) => d.commandId === command.id)).toEqual([]);
   });
 
   it('refuses an unknown device', async () => {
@@ -202,6 +199,44 @@ describe('CommandLedger (real PostgreSQL and JetStream)', () => {
       ['sent', 2],
     ]);
     expect((await events(command.id)).map((e) => e.attempt)).toEqual([undefined, 1, 2]);
+  });
+
+  it('locks rows in key order before a transition of several commands, and takes no extra lock for one', async () => {
+    const statements: string[] = [];
+    const counted = postgres(env.databaseUrl, {
+      max: 1,
+      onnotice: () => {},
+      debug: (_connection, query) => statements.push(query),
+    });
+    const watched = new CommandLedger({
+      sql: counted,
+      publisher: ctx.publisher,
+      subjects: topology().subjects,
+      log,
+    });
+    try {
+      const [a, b, c] = await Promise.all(
+        ['custom a', 'custom b', 'custom c'].map((text) => create({ command: text, args: { text } })),
+      );
+      const transitions = () => statements.filter((q) => q.includes('update commands c set'));
+      await watched.cancel(TENANT, a!.command.id);
+      expect(transitions()).toHaveLength(1);
+      expect(transitions()[0]).not.toContain('for no key update');
+      const both = await watched.transitionMany(
+        [b!, c!].map(({ command }) => ({
+          tenant: TENANT,
+          commandId: command.id,
+          change: { to: 'cancelled' as const },
+        })),
+      );
+      expect(both.map((v) => v?.state)).toEqual(['cancelled', 'cancelled']);
+      expect(transitions()).toHaveLength(2);
+      expect(transitions()[1]).toContain('for no key update');
+      expect((await ledger.get(TENANT, a!.command.id))?.state).toBe('cancelled');
+    } finally {
+      await watched.flushMarks();
+      await counted.end();
+    }
   });
 
   it('expires commands past their time to live and asks for the next command of the device', async () => {

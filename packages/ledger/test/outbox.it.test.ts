@@ -72,11 +72,14 @@ describe('command outbox (real PostgreSQL and JetStream)', () => {
     });
   const onWire = (id: string, state?: string) =>
     wire.states.filter((e) => e.commandId === id && (state === undefined || e.state === state));
+  /** The command's transitions still listed in an outbox row (their events not known to be stored). */
   const unpublished = async (id: string) =>
     (
       await sql<{ state: string }[]>`
-        select state from command_transitions
-        where tenant_id = ${TENANT} and command_id = ${id} and published_at is null order by seq`
+        select state from command_transitions t
+        where tenant_id = ${TENANT} and command_id = ${id}
+          and exists (select 1 from command_outbox o where t.seq = any(o.seqs))
+        order by seq`
     ).map((r) => r.state);
   /** Copies of one command's events the COMMANDS stream stored. */
   async function stored(id: string): Promise<number> {
@@ -99,7 +102,7 @@ describe('command outbox (real PostgreSQL and JetStream)', () => {
     expect(onWire(command.id).map((e) => e.state)).toEqual(['queued', 'sent', 'completed']);
   });
 
-  it('relays a create whose process died before publishing: its event and dispatch item, exactly once', async () => {
+  it('relays a create whose process died before publishing: its queued event, exactly once', async () => {
     const { command } = await create(crashed, 'getinfo');
     expect(await unpublished(command.id)).toEqual(['queued']);
     // Too young: the process that wrote it may still be publishing.
@@ -115,11 +118,10 @@ describe('command outbox (real PostgreSQL and JetStream)', () => {
       metadata: { text: 'getinfo' },
       at: Date.parse(command.updatedAt),
     });
-    await eventually(() => wire.dispatches.some((d) => d.commandId === command.id));
-    expect(wire.dispatches.filter((d) => d.commandId === command.id)).toEqual([
-      { tenant: TENANT, deviceId: DEVICE, commandId: command.id, reason: 'new' },
-    ]);
     expect(await unpublished(command.id)).toEqual([]);
+    // The queued event is what the dispatcher reads (consumer `command-queued`): no dispatch item.
+    await nats.nc.flush();
+    expect(wire.dispatches.filter((d) => d.commandId === command.id)).toEqual([]);
     expect(await relayNow()).toBe(0);
     await nats.nc.flush();
     expect(onWire(command.id)).toHaveLength(1);
@@ -157,13 +159,24 @@ describe('command outbox (real PostgreSQL and JetStream)', () => {
   it('a republish of an event that was stored but not marked is dropped by the stream (msgId)', async () => {
     const { command } = await create(ledger, 'custom lost mark');
     await eventually(async () => (await unpublished(command.id)).length === 0, 5_000, 'row marked');
-    // The process died after the PubAck, before its UPDATE: the row looks unpublished.
-    await sql`update command_transitions set published_at = null where tenant_id = ${TENANT} and command_id = ${command.id}`;
+    // The process died after the PubAck, before its DELETE: the unit's outbox row is still there.
+    await sql`
+      insert into command_outbox (at, seqs)
+      select min(at), array_agg(seq) from command_transitions where tenant_id = ${TENANT} and command_id = ${command.id}`;
     expect(await relayNow()).toBe(1);
     await eventually(() => onWire(command.id).length === 2);
     expect(onWire(command.id)[1]).toEqual(onWire(command.id)[0]);
     expect(await stored(command.id)).toBe(1);
     expect(await unpublished(command.id)).toEqual([]);
+  });
+
+  it('drops an outbox row whose transitions are gone (their device was deleted)', async () => {
+    await ledger.flushMarks();
+    const [orphan] = await sql<{ id: string }[]>`
+      insert into command_outbox (at, seqs) values (now() - interval '1 minute', '{-1,-2}') returning id::text as id`;
+    expect(await relayNow()).toBe(0);
+    const left = await sql`select 1 from command_outbox where id = ${orphan!.id}`;
+    expect(left).toHaveLength(0);
   });
 
   it('two relays at once publish each pending row once', async () => {
@@ -185,9 +198,7 @@ describe('command outbox (real PostgreSQL and JetStream)', () => {
     await nats.nc.flush();
     await eventually(() => ids.every((id) => onWire(id).length > 0));
     for (const id of ids) expect(onWire(id).map((e) => e.state)).toEqual(['queued']);
-    const [left] = await sql<
-      { n: number }[]
-    >`select count(*)::int as n from command_transitions where published_at is null`;
+    const [left] = await sql<{ n: number }[]>`select count(*)::int as n from command_outbox`;
     expect(left?.n).toBe(0);
     await otherPublisher.close();
   });

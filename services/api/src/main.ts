@@ -1,5 +1,5 @@
 import { DeviceLogStore } from '@fleetwire/device-logs';
-import { CommandLedger } from '@fleetwire/ledger';
+import { CommandLedger, queuedCommandsConsumer } from '@fleetwire/ledger';
 import {
   DEFAULT_TENANT,
   encodeBusMessage,
@@ -73,6 +73,8 @@ export const api: ServiceDefinition<typeof apiConfig, ApiInstance> = {
   provisioning: (cfg) =>
     provisioningFor(topologyOf(cfg), {
       streams: ['COMMANDS', 'DISPATCH', 'NOTIFY'],
+      // The dispatcher learns of the commands created here through it: it must exist before the first.
+      consumers: [queuedCommandsConsumer(topologyOf(cfg))],
       objectStores: ['deviceLogs'],
     }),
   async start(ctx) {
@@ -80,7 +82,7 @@ export const api: ServiceDefinition<typeof apiConfig, ApiInstance> = {
     const sql = ctx.sql!;
     const { subjects, objectStores } = topologyOf(config);
     // Each request's publishes, acks and replies would otherwise be a socket write of their own; a
-    // batch of creates publishes its events and dispatch items in one turn, so they share one write.
+    // batch of creates publishes its events in one turn, so they share one write.
     coalesceSocketWrites(nats.nc);
     const publisher = new JetStreamPublisher(nats.nc);
     await ensureConfiguredKeys(

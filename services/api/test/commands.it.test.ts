@@ -3,7 +3,7 @@ import { DeviceLogStore } from '@fleetwire/device-logs';
 import { CommandLedger } from '@fleetwire/ledger';
 import { COMMAND_STATE, CommandStateChange, decodeBusMessage, jetStreamTopology } from '@fleetwire/protocol';
 import { JetStreamPublisher } from '@fleetwire/runtime';
-import { connectTestNats } from '@fleetwire/testkit';
+import { connectTestNats, eventually } from '@fleetwire/testkit';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +62,24 @@ describe('REST API: commands through the ledger, and the seed command API', () =
 
     const rows = await h.sql`select count(*)::int as n from commands where idempotency_key = 'idem-1'`;
     expect(rows[0]!.n).toBe(1);
+  });
+
+  it("keeps a new command's queued event for the dispatcher, even before the command service ever ran", async () => {
+    // The API provisions the dispatcher's consumer of queued events itself (no command service runs
+    // here), and publishes no dispatch item: the queued event waiting in that consumer is the only
+    // thing that gets the command sent.
+    const stream = jetStreamTopology({ root: h.env.subjectRoot }).streams.COMMANDS.name;
+    const info = async () => {
+      const reply = await nc.request(`$JS.API.CONSUMER.INFO.${stream}.command-queued`);
+      return JSON.parse(new TextDecoder().decode(reply.data)) as { num_pending?: number; error?: unknown };
+    };
+    const before = await info();
+    expect(before.error).toBeUndefined();
+    const created = await h.call('POST', '/v1/devices/350612345678901/commands', {
+      body: { name: 'codec12', args: { text: 'getver' }, command: 'getver' },
+    });
+    expect(created.statusCode).toBe(201);
+    await eventually(async () => (await info()).num_pending === (before.num_pending ?? 0) + 1);
   });
 
   it('answers 404 for an unknown device or command, 400 for an invalid command body', async () => {

@@ -1,12 +1,15 @@
+import { queuedCommandsConsumer } from '@fleetwire/ledger';
 import { type ConsumerSpec, consumerSpec, type JetStreamTopology, UP_KIND } from '@fleetwire/protocol';
 
 export interface CommandConsumers {
   dispatch: ConsumerSpec;
+  /** New commands: their queued events (defined by the ledger, which the API provisions too). */
+  queued: ConsumerSpec;
   presence: ConsumerSpec;
   replies: ConsumerSpec;
 }
 
-/** The dispatcher's durable consumers; every instance pulls from the same three. */
+/** The dispatcher's durable consumers; every instance pulls from the same four. */
 export function commandConsumers(topology: JetStreamTopology): CommandConsumers {
   const { streams, subjects } = topology;
   return {
@@ -18,6 +21,7 @@ export function commandConsumers(topology: JetStreamTopology): CommandConsumers 
       ackWaitMs: 30_000,
       maxAckPending: 10_000,
     }),
+    queued: queuedCommandsConsumer(topology),
     presence: consumerSpec(streams, {
       durableName: 'command-presence',
       stream: 'PRESENCE',

@@ -6,7 +6,13 @@ import type {
   TransitionChange,
   TransitionRequest,
 } from '@fleetwire/ledger';
-import { CommandDispatch, type DeviceId, decodeBusMessage, type TenantId } from '@fleetwire/protocol';
+import {
+  CommandDispatch,
+  type DeviceId,
+  decodeBusMessage,
+  type Subjects,
+  type TenantId,
+} from '@fleetwire/protocol';
 import type { Logger } from '@fleetwire/runtime';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { DownlinkOutcome } from './adapters/downlink.ts';
@@ -29,8 +35,34 @@ export interface DispatcherDeps {
 export interface DeviceWork {
   tenant: TenantId;
   deviceId: DeviceId;
-  /** Some item is a `new` one: a command was created for this device since it was last looked at. */
+  /** Some item is new (a queued event): a command was created for this device since it was last looked at. */
   hasNew?: boolean;
+}
+
+/** What a work message asks for: look at this device; `isNew` if a command was just created for it. */
+export interface WorkItem {
+  tenant: TenantId;
+  deviceId: DeviceId;
+  isNew: boolean;
+}
+
+export type WorkItemOf = (msg: JsMsg) => WorkItem;
+
+/**
+ * Reads the dispatcher's two kinds of work message: a new command's `cmd.<device>.queued` event
+ * (only its subject matters) and a `dispatch.<device>` item (online, retry, or `new` from an API
+ * that still publishes them). Throws on anything else.
+ */
+export function workItemReader(subjects: Subjects): WorkItemOf {
+  return (msg) => {
+    const parsed = subjects.parse(msg.subject);
+    if (parsed.type === 'cmd') {
+      if (parsed.state !== 'queued') throw new Error(`unexpected state event ${msg.subject}`);
+      return { tenant: parsed.tenant, deviceId: parsed.deviceId, isNew: true };
+    }
+    const item = decodeBusMessage(msg.data, CommandDispatch).payload;
+    return { tenant: item.tenant, deviceId: item.deviceId, isNew: item.reason === 'new' };
+  };
 }
 
 /** Commands that fail or expire while we look are stepped over; this bounds one batch's work. */
@@ -73,13 +105,16 @@ export class Dispatcher {
     this.#deps = deps;
   }
 
-  /** Items of one device are handled once; the first carries the device's outcome, the others are acked. */
-  async handleBatch(msgs: readonly JsMsg[]): Promise<void> {
+  /**
+   * Items of one device are handled once; the first carries the device's outcome, the others are
+   * acked. `itemOf` reads a message: a dispatch item or a new command's queued event.
+   */
+  async handleBatch(msgs: readonly JsMsg[], itemOf: WorkItemOf): Promise<void> {
     const byDevice = new Map<string, { work: DeviceWork; msgs: JsMsg[] }>();
     for (const msg of msgs) {
-      let item: CommandDispatch;
+      let item: WorkItem;
       try {
-        item = decodeBusMessage(msg.data, CommandDispatch).payload;
+        item = itemOf(msg);
       } catch (err) {
         this.#deps.terminate(msg, `undecodable dispatch item: ${(err as Error).message}`);
         continue;
@@ -87,7 +122,7 @@ export class Dispatcher {
       const key = `${item.tenant}/${item.deviceId}`;
       const entry = byDevice.get(key) ?? { work: { tenant: item.tenant, deviceId: item.deviceId }, msgs: [] };
       entry.msgs.push(msg);
-      if (item.reason === 'new') entry.work.hasNew = true;
+      if (item.isNew) entry.work.hasNew = true;
       byDevice.set(key, entry);
     }
     const devices = [...byDevice.values()];

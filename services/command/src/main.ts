@@ -16,7 +16,7 @@ import { Downlink } from './adapters/downlink.ts';
 import { WorkLoop } from './adapters/work-loop.ts';
 import { commandConfig } from './config.ts';
 import { commandConsumers } from './consumers.ts';
-import { Dispatcher } from './dispatcher.ts';
+import { Dispatcher, workItemReader } from './dispatcher.ts';
 import { commandMetrics } from './metrics.ts';
 import { OutboxRelay } from './outbox-relay.ts';
 import { PresenceHandler } from './presence.ts';
@@ -52,7 +52,7 @@ export const command: ServiceDefinition<typeof commandConfig, CommandInstance> =
     const consumers = commandConsumers(topology);
     return provisioningFor(topology, {
       streams: ['DEVICE_EVENTS', 'PRESENCE', 'COMMANDS', 'DISPATCH'],
-      consumers: [consumers.dispatch, consumers.presence, consumers.replies],
+      consumers: [consumers.dispatch, consumers.queued, consumers.presence, consumers.replies],
     });
   },
   async start(ctx) {
@@ -88,16 +88,17 @@ export const command: ServiceDefinition<typeof commandConfig, CommandInstance> =
       terminate: poison,
     });
     const presence = new PresenceHandler({ ledger, log, terminate: poison });
+    const workItem = workItemReader(topology.subjects);
 
     const consumerOf = (spec: { streamName: string; durableName: string }) =>
       nats.js.consumers.get(spec.streamName, spec.durableName);
     const common = { keyOf: deviceKey(topology.subjects), retryDelayMs: config.busyRetryMs, log };
     // Replies and dispatch items are the hot paths: handled in batches, one device's items in order.
     const batchLoop = async (
-      spec: { streamName: string; durableName: string },
+      specs: Array<{ streamName: string; durableName: string }>,
       handle: (batch: JsMsg[]) => Promise<void>,
     ) => {
-      const work = new BatchWorkLoop(await consumerOf(spec), {
+      const work = new BatchWorkLoop(await Promise.all(specs.map(consumerOf)), {
         ...common,
         concurrency: config.concurrency,
         maxBatch: config.batch,
@@ -114,8 +115,11 @@ export const command: ServiceDefinition<typeof commandConfig, CommandInstance> =
     });
     await presenceLoop.start();
     const loops = [
-      await batchLoop(consumers.replies, (batch) => replies.handleBatch(batch)),
-      await batchLoop(consumers.dispatch, (batch) => dispatcher.handleBatch(batch)),
+      await batchLoop([consumers.replies], (batch) => replies.handleBatch(batch)),
+      // Dispatch items and new commands' queued events share one loop: one device, one batch at a time.
+      await batchLoop([consumers.dispatch, consumers.queued], (batch) =>
+        dispatcher.handleBatch(batch, workItem),
+      ),
       presenceLoop,
     ];
     const sweeper = new Sweeper({

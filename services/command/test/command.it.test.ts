@@ -258,7 +258,8 @@ describe('command dispatcher with edge-tcp and real trackers (real NATS and Post
     await eventually(
       async () => {
         const [pending] = await sql<{ n: number }[]>`
-        select count(*)::int as n from command_transitions where command_id = ${cmd.id} and published_at is null`;
+        select count(*)::int as n from command_transitions t
+        where command_id = ${cmd.id} and exists (select 1 from command_outbox o where t.seq = any(o.seqs))`;
         return pending?.n === 0;
       },
       10_000,

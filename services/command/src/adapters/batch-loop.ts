@@ -27,44 +27,55 @@ interface Waiting {
 }
 
 /**
- * Pulls from a durable consumer and hands messages over in batches: a batch goes when it is full or
+ * Pulls from one or more durable consumers (into one buffer) and hands messages over in batches: a batch goes when it is full or
  * its oldest message has lingered, up to `concurrency` batches at once; while every slot is busy,
  * messages wait and the next batch grows (group commit). A key (a device) in a running batch keeps
  * its later messages waiting, so one device's messages are handled one batch after another, in
  * arrival order. Intake pauses while the buffer is full; the server's max_ack_pending does the rest.
  */
 export class BatchWorkLoop {
-  readonly #consumer: Consumer;
+  readonly #consumers: readonly Consumer[];
   readonly #opts: BatchLoopOptions;
   readonly #busyKeys = new Set<string>();
   readonly #running = new Set<Promise<void>>();
   readonly #maxBuffered: number;
   #buffer: Waiting[] = [];
   #timer: NodeJS.Timeout | undefined;
-  #room: (() => void) | undefined;
+  /** Intakes waiting for room in the buffer. */
+  #room: Array<() => void> = [];
   #stopping = false;
-  #messages: ConsumerMessages | undefined;
-  #intake: Promise<void> | undefined;
+  #messages: ConsumerMessages[] = [];
+  #intakes: Promise<void>[] = [];
 
-  constructor(consumer: Consumer, opts: BatchLoopOptions) {
-    this.#consumer = consumer;
+  constructor(consumers: Consumer | readonly Consumer[], opts: BatchLoopOptions) {
+    this.#consumers = Array.isArray(consumers) ? consumers : [consumers as Consumer];
     this.#opts = opts;
     this.#maxBuffered = opts.maxBatch * (opts.concurrency + 1);
   }
 
   async start(): Promise<void> {
-    this.#messages = await this.#consumer.consume({ max_messages: Math.max(this.#opts.maxBatch * 2, 64) });
-    this.#intake = (async () => {
-      for await (const msg of this.#messages!) {
-        this.#buffer.push({ msg, key: this.#opts.keyOf(msg), at: performance.now() });
-        this.#pump();
-        while (this.#buffer.length >= this.#maxBuffered) {
-          await new Promise<void>((resolve) => {
-            this.#room = resolve;
-          });
-        }
+    for (const consumer of this.#consumers) {
+      const messages = await consumer.consume({ max_messages: Math.max(this.#opts.maxBatch * 2, 64) });
+      this.#messages.push(messages);
+      this.#intakes.push(this.#intake(messages));
+    }
+  }
+
+  async #intake(messages: ConsumerMessages): Promise<void> {
+    for await (const msg of messages) {
+      this.#buffer.push({ msg, key: this.#opts.keyOf(msg), at: performance.now() });
+      this.#pump();
+      while (this.#buffer.length >= this.#maxBuffered && !this.#stopping) {
+        await new Promise<void>((resolve) => this.#room.push(resolve));
       }
-    })();
+    }
+  }
+
+  /** Lets every waiting intake go on. */
+  #makeRoom(): void {
+    const waiting = this.#room;
+    this.#room = [];
+    for (const resolve of waiting) resolve();
   }
 
   /** Starts every batch that is due and has a free slot. */
@@ -102,7 +113,7 @@ export class BatchWorkLoop {
     const run = this.#handle(msgs).finally(() => {
       for (const key of keys) this.#busyKeys.delete(key);
       this.#running.delete(run);
-      if (this.#buffer.length < this.#maxBuffered) this.#room?.();
+      if (this.#buffer.length < this.#maxBuffered) this.#makeRoom();
       this.#pump();
     });
     this.#running.add(run);
@@ -120,9 +131,9 @@ export class BatchWorkLoop {
   /** Stops pulling, handles what is already buffered, and waits for the batches in progress. */
   async stop(): Promise<void> {
     this.#stopping = true;
-    await this.#messages?.close();
-    this.#room?.();
-    await this.#intake;
+    await Promise.all(this.#messages.map((m) => m.close()));
+    this.#makeRoom();
+    await Promise.all(this.#intakes);
     clearTimeout(this.#timer);
     while (this.#buffer.length > 0 || this.#running.size > 0) {
       this.#pump();
