@@ -85,6 +85,16 @@ export class LoadProcess {
     return (await answer) as { stats: StatsSnapshot; memory: MemoryFigures };
   }
 
+  /**
+   * The process's GC pauses so far (cumulative; the longest since the previous call) and its
+   * event-loop delay since the previous call.
+   */
+  async loop(): Promise<LoopFigures> {
+    const answer = this.#wait('loop');
+    this.#send({ type: 'loop' });
+    return ((await answer) as { loop: LoopFigures }).loop;
+  }
+
   /** Closes every connection of the process and waits for it to exit; resolves with its last counters. */
   async stop(): Promise<StatsSnapshot | undefined> {
     if (this.child.exitCode !== null || !this.child.connected) return undefined;
@@ -236,3 +246,70 @@ export async function writeHeapSnapshot(inspectorPort: number, file: string): Pr
 
 export const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 export const kib = (bytes: number) => `${(bytes / 1024).toFixed(2)} KiB`;
+
+/**
+ * Garbage-collection pauses of a process (all kinds), cumulative: count, total, and how many took
+ * longer than 10 ms and 100 ms. A difference of two readings covers a window.
+ */
+export interface GcPauses {
+  count: number;
+  totalMs: number;
+  over10ms: number;
+  over100ms: number;
+  maxMs: number;
+}
+
+/** A process's GC pauses (cumulative) and its event-loop delay since the previous reading. */
+export interface LoopFigures {
+  gc: GcPauses;
+  lagMaxMs: number;
+  lagP99Ms: number;
+}
+
+export function gcBetween(a: GcPauses, b: GcPauses): GcPauses {
+  return {
+    count: b.count - a.count,
+    totalMs: b.totalMs - a.totalMs,
+    over10ms: b.over10ms - a.over10ms,
+    over100ms: b.over100ms - a.over100ms,
+    maxMs: b.maxMs,
+  };
+}
+
+export function formatGc(gc: GcPauses): string {
+  const max = gc.maxMs > 0 ? `, longest ${gc.maxMs.toFixed(0)} ms` : '';
+  return `${gc.count} pauses, ${gc.totalMs.toFixed(0)} ms in all, ${gc.over10ms} over 10 ms, ${gc.over100ms} over 100 ms${max}`;
+}
+
+/**
+ * A service's GC pauses (prom-client's `nodejs_gc_duration_seconds` histogram, every kind) and its
+ * event-loop delay since the previous scrape (`nodejs_eventloop_lag_max/p99_seconds`, which
+ * prom-client resets at each scrape): read at the start of a window to reset, at its end to read.
+ */
+export async function serviceLoopOf(opsUrl: string): Promise<LoopFigures> {
+  const lines = (await (await fetch(`${opsUrl}/metrics`)).text()).split('\n');
+  const sum = (prefix: string, filter = '') =>
+    lines
+      .filter((l) => l.startsWith(prefix) && l.includes(filter))
+      .reduce((total, l) => total + Number(l.split(' ').at(-1)), 0);
+  const gcName = 'fleetwire_nodejs_gc_duration_seconds';
+  const count = sum(`${gcName}_count`);
+  const first = (name: string) =>
+    Number(
+      lines
+        .find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+        ?.split(' ')
+        .at(-1),
+    );
+  return {
+    gc: {
+      count,
+      totalMs: sum(`${gcName}_sum`) * 1000,
+      over10ms: count - sum(`${gcName}_bucket`, 'le="0.01"'),
+      over100ms: count - sum(`${gcName}_bucket`, 'le="0.1"'),
+      maxMs: 0,
+    },
+    lagMaxMs: first('fleetwire_nodejs_eventloop_lag_max_seconds') * 1000,
+    lagP99Ms: first('fleetwire_nodejs_eventloop_lag_p99_seconds') * 1000,
+  };
+}

@@ -7,6 +7,7 @@
  */
 
 import http from 'node:http';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { createLogger, type LogLevel } from '@fleetwire/runtime';
 import {
   CredentialStore,
@@ -16,6 +17,7 @@ import {
   type StatsSnapshot,
   wsDeviceId,
 } from '@fleetwire/simulator';
+import type { GcPauses, LoopFigures } from './ws-gateways.ts';
 
 export interface LoadConfig {
   url: string;
@@ -29,7 +31,11 @@ export interface LoadConfig {
   logLevel: LogLevel;
 }
 
-export type ToLoad = { type: 'start'; config: LoadConfig } | { type: 'stats' } | { type: 'stop' };
+export type ToLoad =
+  | { type: 'start'; config: LoadConfig }
+  | { type: 'stats' }
+  | { type: 'loop' }
+  | { type: 'stop' };
 
 export interface ConnectReport {
   /** Wall-clock ms (shared by every process on the machine). */
@@ -54,9 +60,27 @@ export type FromLoad =
   | { type: 'progress'; connected: number }
   | { type: 'connected'; report: ConnectReport; baseline: MemoryFigures }
   | { type: 'stats'; stats: StatsSnapshot; memory: MemoryFigures }
+  | { type: 'loop'; loop: LoopFigures }
   | { type: 'stopped'; stats: StatsSnapshot };
 
 const send = (message: FromLoad) => process.send?.(message);
+
+/** This process's GC pauses so far (a stalled simulator delays the commands it answers). */
+const gc: GcPauses = { count: 0, totalMs: 0, over10ms: 0, over100ms: 0, maxMs: 0 };
+/** Kept referenced for the life of the process. */
+const gcObserver = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gc.count++;
+    gc.totalMs += entry.duration;
+    if (entry.duration > 10) gc.over10ms++;
+    if (entry.duration > 100) gc.over100ms++;
+    gc.maxMs = Math.max(gc.maxMs, entry.duration);
+  }
+});
+gcObserver.observe({ entryTypes: ['gc'] });
+/** How late this process's event loop ran (10 ms resolution), reset at each reading. */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 
 function memoryAfterGc(): MemoryFigures {
   (globalThis as { gc?: () => void }).gc?.();
@@ -153,7 +177,15 @@ process.on('message', (message: ToLoad) => {
     void running?.then(({ stats }) =>
       send({ type: 'stats', stats: stats.snapshot(), memory: memoryAfterGc() }),
     );
-  else if (message.type === 'stop') {
+  else if (message.type === 'loop') {
+    send({
+      type: 'loop',
+      loop: { gc: { ...gc }, lagMaxMs: loopDelay.max / 1e6, lagP99Ms: loopDelay.percentile(99) / 1e6 },
+    });
+    // The longest pause and the loop delay are per reading.
+    gc.maxMs = 0;
+    loopDelay.reset();
+  } else if (message.type === 'stop') {
     void running?.then(async ({ devices, stats }) => {
       const snapshot = stats.snapshot();
       await Promise.all(devices.map((d) => d.stop()));

@@ -156,6 +156,27 @@ describe('edge-ws channel: frames, commands, limits, presence (real NATS, Postgr
     presence.stop();
   });
 
+  it('answers pings in the usual bytes (without decoding them) and in any other valid encoding, counting each', async () => {
+    const client = await connect('gw-pings');
+    await client.open();
+    const controlFrames = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${edge.opsPort}/metrics`)).text();
+      return Number(/fleetwire_edge_ws_frames_total\{[^}]*proto="control"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    const before = await controlFrames();
+    for (let i = 0; i < 3; i++) {
+      client.send(ping());
+      await client.nextControl(MSG_TYPE.CONTROL.PONG);
+    }
+    // Another encoder's ping (a session id in the header) is still a ping.
+    client.send({ hdr: { proto: PROTO.CONTROL, typ: MSG_TYPE.CONTROL.PING, sid: 's-1' } });
+    await client.nextControl(MSG_TYPE.CONTROL.PONG);
+    // Other processes on the edge may count control frames too, never fewer than ours.
+    expect((await controlFrames()) - before).toBeGreaterThanOrEqual(4);
+    client.ws.close();
+    await client.closed;
+  });
+
   it("answers WebSocket pings with pongs past ws's 60 pending auto-pongs: each written pong is counted off", async () => {
     const client = await connect('gw-wsping');
     await client.open();

@@ -415,9 +415,20 @@ export class SimulatedWsDevice implements Device {
     this.#resendPending(true);
   }
 
+  /**
+   * Pings every `everyMs`, the first one at a random point of the first period: gateways that come
+   * online together (a simulated fleet started at once, a reconnect wave) would otherwise ping in
+   * the same few milliseconds forever, which no real fleet does (each device's clock and boot
+   * differ), and would load the edge in bursts instead of evenly.
+   */
   #startHeartbeat(everyMs: number): void {
     clearTimeout(this.#heartbeatTimer);
-    this.#heartbeatTimer = setTimeout(() => this.#onHeartbeat(), everyMs);
+    const firstMs = firstHeartbeatDelay(everyMs, this.#random);
+    this.#heartbeatTimer = setTimeout(() => {
+      // From now on one timer, refreshed at each ping (see #onHeartbeat).
+      this.#heartbeatTimer = setTimeout(() => this.#onHeartbeat(), everyMs);
+      this.#onHeartbeat();
+    }, firstMs);
   }
 
   /** A ping, and with fault simulation on, the seed's draw: k ~ Poisson(5), k ≤ 2 fails the system. */
@@ -505,6 +516,12 @@ export class SimulatedWsDevice implements Device {
     if (!entry) return;
     this.#pending!.delete(msgid);
     this.#stats.messageAcks++;
+    if (this.#pending!.size === 0) {
+      // Nothing left to resend: a fleet answering commands would otherwise hold one 10 s timer per
+      // acknowledged result (thousands in a benchmark, each living long enough to be promoted).
+      clearTimeout(this.#ackTimer);
+      this.#ackTimer = undefined;
+    }
     entry.acked?.();
   }
 
@@ -637,4 +654,9 @@ export class SimulatedWsDevice implements Device {
     this.#send(closeFrame(reason));
     ws.close(1000, reason);
   }
+}
+
+/** When a gateway's first ping after control/accept is due: a uniform phase within one heartbeat. */
+export function firstHeartbeatDelay(everyMs: number, random: Random): number {
+  return Math.max(1, Math.floor(random() * everyMs));
 }
