@@ -1,4 +1,11 @@
-import { BatchConsumer, connectNats, createLogger, type NatsHandle } from '@fleetwire/runtime';
+import {
+  ackTogether,
+  BatchConsumer,
+  connectNats,
+  createLogger,
+  isRedelivered,
+  type NatsHandle,
+} from '@fleetwire/runtime';
 import { createTestEnv, eventually, type TestEnv } from '@fleetwire/testkit';
 import type { JsMsg } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -117,5 +124,42 @@ describe('BatchConsumer (real nats-server)', () => {
     expect(redelivered).toBe(0);
     expect(seen).toHaveLength(40);
     expect(new Set(seen).size).toBe(40);
+  });
+
+  async function fetchAll(stream: string, count: number): Promise<JsMsg[]> {
+    const consumer = await h.js.consumers.get(stream, 'w');
+    const got: JsMsg[] = [];
+    while (got.length < count) {
+      const batch = await consumer.fetch({ max_messages: count - got.length, expires: 2_000 });
+      for await (const m of batch) got.push(m);
+    }
+    return got;
+  }
+
+  it('ackTogether acknowledges exactly the messages it is given; the others stay pending', async () => {
+    const stream = await streamWith('together', 10);
+    const msgs = await fetchAll(stream, 10);
+    ackTogether(msgs.slice(0, 6));
+    await h.nc.flush();
+    const info = await h.jsm.consumers.info(stream, 'w');
+    expect(info.num_ack_pending).toBe(4);
+    expect(info.ack_floor.stream_seq).toBe(6);
+    // Messages already acknowledged are skipped, not an error; the rest go out.
+    ackTogether(msgs);
+    msgs[0]!.ack();
+    await h.nc.flush();
+    expect((await h.jsm.consumers.info(stream, 'w')).num_ack_pending).toBe(0);
+  });
+
+  it('isRedelivered reads the delivery count as msg.redelivered does', async () => {
+    const stream = await streamWith('redelivered', 3);
+    const first = await fetchAll(stream, 3);
+    expect(first.map(isRedelivered)).toEqual([false, false, false]);
+    expect(first.map((m) => m.redelivered)).toEqual([false, false, false]);
+    for (const m of first) m.nak();
+    const again = await fetchAll(stream, 3);
+    expect(again.map(isRedelivered)).toEqual([true, true, true]);
+    expect(again.map((m) => m.info.deliveryCount)).toEqual([2, 2, 2]);
+    ackTogether(again);
   });
 });

@@ -62,16 +62,23 @@ export class BatchConsumer {
   }
 
   async start(): Promise<void> {
-    this.#messages = await this.#consumer.consume({ max_messages: Math.max(this.#opts.maxBatch * 2, 256) });
-    const intake = (async () => {
-      for await (const m of this.#messages!) {
-        this.#buffer.push(m);
-        if (this.#buffer.length >= this.#opts.maxBatch) this.#wake?.();
-        else this.#arm();
-      }
-    })();
+    // A callback rather than the async iterator: no promise and microtask per message.
+    this.#messages = await this.#consumer.consume({
+      max_messages: Math.max(this.#opts.maxBatch * 2, 256),
+      callback: (m) => this.#take(m),
+    });
+    // As the iterator would throw: intake that ends with an error (e.g. the consumer was deleted) fails.
+    const intake = this.#messages.closed().then((err) => {
+      if (err) throw err;
+    });
     this.#done = Promise.all([intake, this.#flushLoop()]).then(() => undefined);
     if (this.#opts.keepAliveMs) this.#keepAlive = setInterval(() => this.#extend(), this.#opts.keepAliveMs);
+  }
+
+  #take(m: JsMsg): void {
+    this.#buffer.push(m);
+    if (this.#buffer.length >= this.#opts.maxBatch) this.#wake?.();
+    else this.#arm();
   }
 
   /** +WPI for the messages held since the previous tick (so at least keepAliveMs). */
@@ -133,7 +140,7 @@ export class BatchConsumer {
         const outcome = await this.#opts.handle(batch);
         const poison = new Set(outcome?.poison?.map((p) => p.msg));
         for (const p of outcome?.poison ?? []) this.#opts.terminate(p.msg, p.reason);
-        for (const m of batch) if (!poison.has(m)) m.ack();
+        ackTogether(poison.size === 0 ? batch : batch.filter((m) => !poison.has(m)));
         if (attempt > 0) this.#opts.onHealthy?.(true);
         return;
       } catch (err) {
@@ -160,4 +167,67 @@ export class BatchConsumer {
     await this.#done;
     clearInterval(this.#keepAlive);
   }
+}
+
+/** The parts of nats.js 3.x's JsMsg that `ackTogether` writes through. */
+interface JsMsgInternals {
+  didAck: boolean;
+  msg: { reply?: string; publisher?: { sendCommand?(cmd: Uint8Array): void } };
+}
+
+/**
+ * Acknowledges messages of one connection with a single protocol command: the same `PUB <reply>
+ * +ACK` lines `ack()` writes, built as one string and encoded once, instead of a template, an
+ * encoder call and three buffer appends per message (about a third of the client's cost of a
+ * delivered message). Falls back to `ack()` if the client's internals are not the expected ones.
+ * These acknowledgements bypass `publish()`, so `nc.stats()` does not count them.
+ */
+export function ackTogether(msgs: readonly JsMsg[]): void {
+  const first = msgs[0] as unknown as JsMsgInternals | undefined;
+  const publisher = first?.msg.publisher;
+  if (typeof publisher?.sendCommand !== 'function') {
+    for (const m of msgs) m.ack();
+    return;
+  }
+  let lines = '';
+  for (const m of msgs) {
+    const internals = m as unknown as JsMsgInternals;
+    const reply = internals.msg.reply;
+    if (internals.didAck || !reply || internals.msg.publisher !== publisher) {
+      m.ack();
+      continue;
+    }
+    internals.didAck = true;
+    lines += `PUB ${reply} 4\r\n+ACK\r\n`;
+  }
+  // Reply subjects are ASCII (JetStream names are tokens), so latin1 is the exact and fastest encoding.
+  if (lines.length > 0) publisher.sendCommand(Buffer.from(lines, 'latin1'));
+}
+
+/**
+ * `msg.redelivered` without `msg.info`: that parses the whole reply subject into an object (split,
+ * six parseInt) per message, a few percent of the telemetry writer. The delivery count is the 7th
+ * token of `$JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.…` (5th in the older
+ * 9-token form); the message is redelivered unless it is exactly "1".
+ */
+export function isRedelivered(msg: JsMsg): boolean {
+  // JsMsgImpl has `reply` (the ack subject); the JsMsg interface does not declare it.
+  const reply = (msg as unknown as { reply?: string }).reply ?? '';
+  let dots = 0;
+  let from4 = 0;
+  let to4 = 0;
+  let from6 = 0;
+  let to6 = 0;
+  for (let i = 0; i < reply.length; i++) {
+    if (reply.charCodeAt(i) !== 46) continue;
+    dots++;
+    if (dots === 4) from4 = i + 1;
+    else if (dots === 5) to4 = i;
+    else if (dots === 6) from6 = i + 1;
+    else if (dots === 7) to6 = i;
+  }
+  if (!reply.startsWith('$JS.ACK.') || (dots !== 8 && dots < 10)) return msg.redelivered;
+  const from = dots === 8 ? from4 : from6;
+  const to = dots === 8 ? to4 : to6;
+  return !(to - from === 1 && reply.charCodeAt(from) === 49);
 }

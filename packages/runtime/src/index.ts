@@ -1,5 +1,5 @@
 export type { BatchConsumerOptions, BatchOutcome } from './batch-consumer.ts';
-export { BatchConsumer } from './batch-consumer.ts';
+export { ackTogether, BatchConsumer, isRedelivered } from './batch-consumer.ts';
 export type { ConfigOf, ConfigSpec, EnvVar } from './config.ts';
 export { ConfigError, describeConfig, env, loadConfig, parseDuration } from './config.ts';
 export type { Logger, LogLevel } from './logger.ts';

@@ -1,5 +1,6 @@
 import type { DeviceId, TenantId } from '@fleetwire/protocol';
 import { describe, expect, it } from 'vitest';
+import type { StoredRecord } from '../src/adapters/telemetry-store.ts';
 import { TelemetryCoalescer } from '../src/notifications.ts';
 
 const t = 'default' as TenantId;
@@ -35,5 +36,53 @@ describe('TelemetryCoalescer', () => {
     ]);
     expect(c.take()).toEqual([]);
     expect(c.size).toBe(0);
+  });
+
+  it("summarises the direct path's light records exactly as the samples they stand for", () => {
+    const light = (
+      deviceTime: number,
+      latitude: number | null,
+      longitude: number | null,
+      attributes: StoredRecord['attributes'],
+    ): StoredRecord => ({
+      tenantId: t,
+      deviceId: a,
+      deviceTime,
+      eventIo: 0,
+      receivedAt: deviceTime,
+      priority: null,
+      latitude,
+      longitude,
+      altitude: null,
+      angle: null,
+      satellites: null,
+      speed: null,
+      io: {},
+      attributes,
+      source: 'teltonika',
+    });
+    const viaSamples = new TelemetryCoalescer();
+    viaSamples.add(t, a, [
+      { deviceTime: 2000, position: { lat: 1, lon: 2, speed: 30.5 }, attributes: { ignition: true } },
+      { deviceTime: 1000, position: { lat: 9, lon: 9 }, attributes: { ignition: false, batteryLevel: 50 } },
+      { deviceTime: 3000, attributes: { batteryLevel: 80 } },
+    ]);
+    const viaRecords = new TelemetryCoalescer();
+    viaRecords.addStored(
+      t,
+      a,
+      [
+        light(2000, 1, 2, { ignition: true }),
+        light(1000, 9, 9, { ignition: false, batteryLevel: 50 }),
+        light(3000, null, null, { batteryLevel: 80 }),
+      ],
+      [30.5, undefined, undefined],
+    );
+    const summary = viaRecords.take();
+    expect(summary).toEqual(viaSamples.take());
+    expect(summary[0]).toMatchObject({
+      recordCount: 3,
+      latestGps: { latitude: 1, longitude: 2, speed: 30.5 },
+    });
   });
 });

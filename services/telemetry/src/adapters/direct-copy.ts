@@ -83,8 +83,10 @@ const INT4_MAX = 2_147_483_647;
 
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+const EMPTY = new Uint8Array(0);
+
 // The reader's state: one message at a time, synchronously.
-let bytes: Uint8Array = new Uint8Array(0);
+let bytes: Uint8Array = EMPTY;
 let view = new DataView(bytes.buffer);
 let at = 0;
 
@@ -104,7 +106,8 @@ export function copyDirect(data: Uint8Array, w: CopyWriter): DirectMessage | und
     w.rewind(start);
     return undefined;
   } finally {
-    bytes = new Uint8Array(0);
+    // Not kept alive by the reader between messages (a constant: no allocation per message).
+    bytes = EMPTY;
   }
 }
 

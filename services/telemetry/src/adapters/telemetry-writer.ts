@@ -1,8 +1,8 @@
 import { type DeviceId, decodeBusMessage, TelemetryMessage, type TenantId } from '@fleetwire/protocol';
-import type { BatchOutcome, Logger } from '@fleetwire/runtime';
+import { type BatchOutcome, isRedelivered, type Logger } from '@fleetwire/runtime';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { Counter, Histogram } from 'prom-client';
-import type { Sample, TelemetryCoalescer } from '../notifications.ts';
+import type { TelemetryCoalescer } from '../notifications.ts';
 import { CopyDataError, CopyWriter } from './copy-binary.ts';
 import { copyDirect, type DirectMessage } from './direct-copy.ts';
 import type { StoredRecord, TelemetryStore } from './telemetry-store.ts';
@@ -16,17 +16,31 @@ export interface WriterMetrics {
 /** SQLSTATE classes that mean "this data can never be stored", as opposed to "try again later". */
 const DATA_ERROR = /^(22|23)/;
 
-/** A message of the batch: its records (light ones from the direct path) and the full ones on demand. */
+/**
+ * A message of the batch: its records (light ones from the direct path) and, for the full ones and
+ * the notification samples, what it was read from. Plain fields rather than closures: this is built
+ * once per message.
+ */
 interface Decoded {
   msg: JsMsg;
   tenant: TenantId;
   deviceId: DeviceId;
   /** For the state writers and metrics; from the direct path without `io`. */
   records: StoredRecord[];
-  /** What the notification coalescer reads. */
-  samples: () => Sample[];
-  /** Complete records, for the exact path (decoded again if the direct path read the message). */
-  full: () => StoredRecord[];
+  /** Set when the direct path read the message (its `records` are light). */
+  direct: DirectMessage | undefined;
+  /** Set when the message was decoded (its `records` are complete). */
+  payload: TelemetryMessage | undefined;
+}
+
+/** Complete records, for the exact path (decoded again if the direct path read the message). */
+function full(d: Decoded): StoredRecord[] {
+  return d.direct ? toStoredRecords(decodeBusMessage(d.msg.data, TelemetryMessage).payload) : d.records;
+}
+
+function notify(coalescer: TelemetryCoalescer, d: Decoded): void {
+  if (d.direct) coalescer.addStored(d.tenant, d.deviceId, d.records, d.direct.speeds);
+  else coalescer.add(d.tenant, d.deviceId, d.payload?.records ?? []);
 }
 
 /**
@@ -56,10 +70,11 @@ export function telemetryBatchHandler(deps: {
     const fresh: Decoded[] = [];
     const resent: Decoded[] = [];
     for (const msg of batch) {
-      const d = read(msg, copy, poison);
+      const redelivered = isRedelivered(msg);
+      const d = read(msg, redelivered, copy, poison);
       if (d === undefined) continue;
       decoded.push(d);
-      (msg.redelivered ? resent : fresh).push(d);
+      (redelivered ? resent : fresh).push(d);
     }
     copy.trailer();
     const records = decoded.flatMap((d) => d.records);
@@ -68,21 +83,17 @@ export function telemetryBatchHandler(deps: {
     const rows = {
       count: fresh.reduce((n, d) => n + d.records.length, 0),
       bytes: () => copy.done(),
-      records: () => fresh.flatMap((d) => d.full()),
+      records: () => fresh.flatMap(full),
     };
     try {
-      await deps.store.write(
-        rows,
-        states,
-        resent.flatMap((d) => d.full()),
-      );
+      await deps.store.write(rows, states, resent.flatMap(full));
       deps.latest.committed(records, states);
     } catch (err) {
       if (!DATA_ERROR.test(String((err as { code?: string }).code ?? ''))) throw err;
       deps.log.warn({ err }, 'batch rejected by a data error; writing message by message');
       for (const d of [...decoded]) {
         try {
-          await deps.store.write(d.full());
+          await deps.store.write(full(d));
           deps.latest.committed(d.records, []);
         } catch (one) {
           if (!DATA_ERROR.test(String((one as { code?: string }).code ?? ''))) throw one;
@@ -95,7 +106,7 @@ export function telemetryBatchHandler(deps: {
     let count = 0;
     for (const d of decoded) {
       count += d.records.length;
-      deps.coalescer?.add(d.tenant, d.deviceId, d.samples());
+      if (deps.coalescer) notify(deps.coalescer, d);
       for (const r of d.records) deps.metrics.endToEndSeconds.observe((now - r.receivedAt) / 1000);
     }
     deps.metrics.records.inc({ result: 'stored' }, count);
@@ -111,20 +122,15 @@ export function telemetryBatchHandler(deps: {
  */
 function read(
   msg: JsMsg,
+  redelivered: boolean,
   copy: CopyWriter,
   poison: Array<{ msg: JsMsg; reason: string }>,
 ): Decoded | undefined {
-  if (!msg.redelivered) {
+  if (!redelivered) {
     const direct = copyDirect(msg.data, copy);
     if (direct) {
-      return {
-        msg,
-        tenant: direct.tenant,
-        deviceId: direct.deviceId,
-        records: direct.records,
-        samples: () => samplesOf(direct),
-        full: () => toStoredRecords(decodeBusMessage(msg.data, TelemetryMessage).payload),
-      };
+      const { tenant, deviceId, records } = direct;
+      return { msg, tenant, deviceId, records, direct, payload: undefined };
     }
   }
   let payload: TelemetryMessage;
@@ -135,9 +141,9 @@ function read(
     return undefined;
   }
   const records = toStoredRecords(payload);
-  if (!msg.redelivered && !appendRows(copy, records, msg, poison)) return undefined;
+  if (!redelivered && !appendRows(copy, records, msg, poison)) return undefined;
   const { tenant, deviceId } = payload;
-  return { msg, tenant, deviceId, records, samples: () => payload.records, full: () => records };
+  return { msg, tenant, deviceId, records, direct: undefined, payload };
 }
 
 /** A value PostgreSQL would refuse makes the message poison at once, as the database would. */
@@ -157,17 +163,6 @@ function appendRows(
     poison.push({ msg, reason: `rejected by the database: ${err.message}` });
     return false;
   }
-}
-
-function samplesOf(direct: DirectMessage): Sample[] {
-  return direct.records.map((r, i) => ({
-    deviceTime: r.deviceTime,
-    position:
-      r.latitude === null || r.longitude === null
-        ? undefined
-        : { lat: r.latitude, lon: r.longitude, speed: direct.speeds[i] },
-    attributes: r.attributes,
-  }));
 }
 
 export function toStoredRecords(msg: TelemetryMessage): StoredRecord[] {
