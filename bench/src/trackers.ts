@@ -13,7 +13,9 @@ const IO: readonly IoValue[] = [
   { id: 16, width: 4, value: 1_203_455 },
 ];
 
-export const benchImei = (i: number) => `35${String(900_000_000_000 + i).padStart(13, '0')}`;
+/** The IMEI of bench tracker `i`: the 15-digit number BENCH_IMEI_BASE + i. */
+export const BENCH_IMEI_BASE = 350_900_000_000_000;
+export const benchImei = (i: number) => String(BENCH_IMEI_BASE + i);
 
 export interface SentPacket {
   sentAt: number;
@@ -30,6 +32,8 @@ export interface SentPacket {
  */
 export class LoadTracker {
   readonly imei: string;
+  /** Its position in the fleet: benchImei(index) is its IMEI. */
+  readonly index: number;
   readonly #socket: net.Socket;
   #pendingBytes = 0;
   #lastTs = 0;
@@ -45,6 +49,7 @@ export class LoadTracker {
   private constructor(socket: net.Socket, imei: string, index: number) {
     this.#socket = socket;
     this.imei = imei;
+    this.index = index;
     this.#lat = 54.6 + (index % 100) / 1000;
     this.#lon = 25.2 + Math.floor(index / 100) / 1000;
   }

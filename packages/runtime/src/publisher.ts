@@ -5,6 +5,7 @@ import {
   type NatsConnection,
   type Subscription,
 } from '@nats-io/transport-node';
+import { PublishFrames } from './publish-frames.ts';
 
 export interface PubAck {
   stream: string;
@@ -47,6 +48,32 @@ interface Outgoing {
 /** With lingerMs, a batch this large is sent at the end of the turn without waiting for the timer. */
 const LINGER_MAX_BATCH = 256;
 
+/**
+ * The part of nats.js's protocol handler (nats-core 3.x) that frames are handed to: `sendCommand`
+ * queues bytes exactly where `publish` queues its own, so ordering, reconnect buffering and the
+ * flush are nats.js's. Checked at construction; without it the publisher uses `nc.publish`.
+ */
+interface ProtocolHandle {
+  sendCommand(bytes: Uint8Array): void;
+  outMsgs: number;
+  outBytes: number;
+  noMorePublishing: boolean;
+  info?: { max_payload?: number };
+}
+
+function protocolOf(nc: NatsConnection): ProtocolHandle | undefined {
+  const protocol = (nc as unknown as { protocol?: Partial<ProtocolHandle> }).protocol;
+  if (
+    typeof protocol?.sendCommand !== 'function' ||
+    typeof protocol.outMsgs !== 'number' ||
+    typeof protocol.outBytes !== 'number' ||
+    typeof protocol.noMorePublishing !== 'boolean'
+  ) {
+    return undefined;
+  }
+  return protocol as ProtocolHandle;
+}
+
 export class JetStreamPublisher {
   readonly #nc: NatsConnection;
   readonly #prefix: string;
@@ -60,6 +87,14 @@ export class JetStreamPublisher {
   #closed = false;
   /** Publishes waiting for the end of this event-loop turn (coalesceWrites only). */
   #outbox: Outgoing[] = [];
+  /**
+   * With coalesceWrites, publishes are written as protocol frames into one buffer instead
+   * (see PublishFrames), when the connection's protocol handler is the one this was written for.
+   */
+  readonly #frames: PublishFrames | undefined;
+  readonly #protocol: ProtocolHandle | undefined;
+  /** `<inbox prefix>.` as bytes: the reply subject of a frame is this and the token. */
+  readonly #replyPrefix: Uint8Array;
   readonly #coalesce: boolean;
   readonly #lingerMs: number;
 
@@ -82,6 +117,9 @@ export class JetStreamPublisher {
     this.#coalesce = opts.coalesceWrites ?? false;
     this.#lingerMs = opts.lingerMs ?? 0;
     this.#prefix = createInbox();
+    this.#replyPrefix = Buffer.from(`${this.#prefix}.`);
+    this.#protocol = this.#coalesce ? protocolOf(nc) : undefined;
+    this.#frames = this.#protocol ? new PublishFrames() : undefined;
     this.#timeoutMs = opts.timeoutMs ?? 5_000;
     this.#maxInFlight = opts.maxInFlight ?? 10_000;
     this.#sub = nc.subscribe(`${this.#prefix}.*`, { callback: (_err, msg) => this.#onAck(msg) });
@@ -115,12 +153,12 @@ export class JetStreamPublisher {
       return;
     }
     const token = this.#next++;
-    let h: ReturnType<typeof headers> | undefined;
-    if (msgId) {
-      h = headers();
-      h.set('Nats-Msg-Id', msgId);
-    }
     this.#pending.set(token, { done, sentAt: Date.now() });
+    if (this.#frames) {
+      this.#addFrame(token, subject, data, msgId);
+      return;
+    }
+    const h = msgIdHeaders(msgId);
     if (!this.#coalesce) {
       this.#send({ token, subject, data, headers: h });
       return;
@@ -129,12 +167,24 @@ export class JetStreamPublisher {
     this.#scheduleFlush();
   }
 
+  #addFrame(token: number, subject: string, data: Uint8Array, msgId: string | undefined): void {
+    const maxPayload = this.#protocol!.info?.max_payload ?? Number.POSITIVE_INFINITY;
+    const problem = this.#frames!.add(subject, this.#replyPrefix, token, data, msgId, maxPayload);
+    if (problem === undefined) {
+      this.#scheduleFlush();
+      return;
+    }
+    const p = this.#settle(token);
+    if (p) queueMicrotask(() => p.done(new PublishError('REJECTED', problem), undefined));
+  }
+
   #flushTimer: NodeJS.Timeout | undefined;
   #flushImmediate: NodeJS.Immediate | undefined;
 
   #scheduleFlush(): void {
     if (this.#flushImmediate) return;
-    if (this.#lingerMs > 0 && this.#outbox.length < LINGER_MAX_BATCH) {
+    const waiting = this.#frames ? this.#frames.count : this.#outbox.length;
+    if (this.#lingerMs > 0 && waiting < LINGER_MAX_BATCH) {
       this.#flushTimer ??= setTimeout(() => this.#flushOutbox(), this.#lingerMs);
       return;
     }
@@ -146,10 +196,37 @@ export class JetStreamPublisher {
     clearImmediate(this.#flushImmediate);
     this.#flushTimer = undefined;
     this.#flushImmediate = undefined;
+    if (this.#frames) {
+      this.#flushFrames(this.#frames, this.#protocol!);
+      return;
+    }
     const outbox = this.#outbox;
     this.#outbox = [];
     // A publish that timed out or was closed meanwhile is no longer pending: do not send it.
     for (const out of outbox) if (this.#pending.has(out.token)) this.#send(out);
+  }
+
+  #flushFrames(frames: PublishFrames, protocol: ProtocolHandle): void {
+    if (this.#nc.isClosed() || protocol.noMorePublishing) {
+      // What nc.publish would have thrown: the callers hear it now instead of timing out. The
+      // frames are dropped first: settling one lets a waiting publish in, which adds a new frame.
+      const tokens = [...frames.tokens];
+      frames.take(() => false);
+      for (const token of tokens) {
+        const p = this.#settle(token);
+        if (p)
+          queueMicrotask(() =>
+            p.done(new PublishError('CLOSED', 'connection closed or draining'), undefined),
+          );
+      }
+      return;
+    }
+    // A publish that timed out or was closed meanwhile is no longer pending: do not send it.
+    const taken = frames.take((token) => this.#pending.has(token));
+    if (!taken) return;
+    protocol.outMsgs += taken.messages;
+    protocol.outBytes += taken.bytes.length;
+    protocol.sendCommand(taken.bytes);
   }
 
   #send(out: Outgoing): void {
@@ -174,7 +251,7 @@ export class JetStreamPublisher {
   }
 
   #onAck(msg: Msg): void {
-    const token = Number(msg.subject.slice(this.#prefix.length + 1));
+    const token = this.#tokenOf(msg);
     const p = this.#settle(token);
     if (!p) return; // already timed out
     if (msg.headers?.code === 503) {
@@ -184,6 +261,19 @@ export class JetStreamPublisher {
     const ack = readPubAck(msg.data);
     if (ack instanceof PublishError) p.done(ack, undefined);
     else p.done(undefined, ack);
+  }
+
+  /**
+   * The token at the end of the reply subject, read from the subject's bytes where nats.js keeps
+   * them (decoding the subject to a string per PubAck showed in the edge's profile).
+   */
+  #tokenOf(msg: Msg): number {
+    const raw = (msg as unknown as { _msg?: { subject?: unknown } })._msg?.subject;
+    if (raw instanceof Uint8Array && raw.length > this.#replyPrefix.length) {
+      const token = readDecimal(raw, this.#replyPrefix.length);
+      if (token >= 0) return token;
+    }
+    return Number(msg.subject.slice(this.#prefix.length + 1));
   }
 
   #expire(): void {
@@ -212,6 +302,25 @@ export class JetStreamPublisher {
   }
 }
 
+function msgIdHeaders(msgId: string | undefined): ReturnType<typeof headers> | undefined {
+  if (!msgId) return undefined;
+  const h = headers();
+  h.set('Nats-Msg-Id', msgId);
+  return h;
+}
+
+/** The non-negative integer written from `at` to the end of `bytes`, or -1 if that is not one. */
+function readDecimal(bytes: Uint8Array, at: number): number {
+  if (at >= bytes.length || bytes.length - at > 15) return -1;
+  let value = 0;
+  for (let i = at; i < bytes.length; i++) {
+    const digit = bytes[i]! - 0x30;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
 /**
  * A PubAck from its bytes. The shapes nats-server writes, `{"stream":"S", "seq":N}` with an optional
  * `,"duplicate": true` (spaces optional), are read in place; anything else (an error, a domain, an
@@ -234,13 +343,9 @@ const CLOSE_BRACE = 0x7d;
 function readCommonPubAck(data: Uint8Array): PubAck | undefined {
   if (!startsWith(data, STREAM_PREFIX, 0)) return undefined;
   let at = STREAM_PREFIX.length;
-  let stream = '';
-  for (; at < data.length && data[at] !== QUOTE; at++) {
-    const c = data[at]!;
-    if (c === BACKSLASH || c >= 0x80) return undefined;
-    stream += String.fromCharCode(c);
-  }
-  at = expectKey(data, at + 1, SEQ_KEY);
+  const stream = readStreamName(data, at);
+  if (stream === undefined) return undefined;
+  at = expectKey(data, at + stream.length + 1, SEQ_KEY);
   if (stream === '' || at < 0) return undefined;
   let seq = 0;
   const digitsFrom = at;
@@ -251,6 +356,28 @@ function readCommonPubAck(data: Uint8Array): PubAck | undefined {
   if (at < 0 || !startsWith(data, TRUE, at)) return undefined;
   at += TRUE.length;
   return at === data.length - 1 && data[at] === CLOSE_BRACE ? { stream, seq, duplicate: true } : undefined;
+}
+
+/** The last stream name read: a publisher's acks nearly all name the same stream. */
+let lastStream = '';
+let lastStreamBytes: Uint8Array = new Uint8Array(0);
+
+/** The plain ASCII name from `from` to the next quote (undefined if escaped, non-ASCII or unclosed). */
+function readStreamName(data: Uint8Array, from: number): string | undefined {
+  const end = data.indexOf(QUOTE, from);
+  if (end < 0) return undefined;
+  const length = end - from;
+  if (length === lastStreamBytes.length && startsWith(data, lastStreamBytes, from)) return lastStream;
+  let name = '';
+  for (let at = from; at < end; at++) {
+    const c = data[at]!;
+    if (c === BACKSLASH || c >= 0x80) return undefined;
+    name += String.fromCharCode(c);
+  }
+  lastStream = name;
+  // A copy (Uint8Array's slice; a Buffer's slice() would be a view of the connection's read buffer).
+  lastStreamBytes = Uint8Array.prototype.slice.call(data, from, end);
+  return name;
 }
 
 /** `,` then `key` (both may be followed by spaces): the offset after them, or -1. */

@@ -7,12 +7,11 @@ const MAX_SAFE_HIGH_WORD = 0x1f_ffff;
 
 export class ByteReader {
   readonly #bytes: Uint8Array;
-  readonly #view: DataView;
   #offset = 0;
 
+  // Reads in place rather than through a DataView: one DataView per packet showed in the edge's profile.
   constructor(bytes: Uint8Array) {
     this.#bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   get offset(): number {
@@ -24,27 +23,31 @@ export class ByteReader {
   }
 
   u8(): number {
-    return this.#view.getUint8(this.#take(1));
+    return this.#bytes[this.#take(1)]!;
   }
 
   u16(): number {
-    return this.#view.getUint16(this.#take(2));
+    const at = this.#take(2);
+    return (this.#bytes[at]! << 8) | this.#bytes[at + 1]!;
   }
 
   i16(): number {
-    return this.#view.getInt16(this.#take(2));
+    return (this.u16() << 16) >> 16;
   }
 
   u32(): number {
-    return this.#view.getUint32(this.#take(4));
+    return this.i32() >>> 0;
   }
 
   i32(): number {
-    return this.#view.getInt32(this.#take(4));
+    const b = this.#bytes;
+    const at = this.#take(4);
+    return (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
   }
 
   u64(): bigint {
-    return this.#view.getBigUint64(this.#take(8));
+    const high = this.u32();
+    return (BigInt(high) << 32n) | BigInt(this.u32());
   }
 
   /**
@@ -52,16 +55,21 @@ export class ByteReader {
    * always in range, and creating a bigint for each one was a visible share of decoding.
    */
   u64Safe(): number | bigint {
-    const at = this.#take(8);
-    const high = this.#view.getUint32(at);
-    if (high > MAX_SAFE_HIGH_WORD) return this.#view.getBigUint64(at);
-    return high * 2 ** 32 + this.#view.getUint32(at + 4);
+    this.#take(8);
+    this.#offset -= 8;
+    const high = this.u32();
+    const low = this.u32();
+    if (high > MAX_SAFE_HIGH_WORD) return (BigInt(high) << 32n) | BigInt(low);
+    return high * 2 ** 32 + low;
   }
 
-  /** A copy, so decoded values never pin (or alias) the caller's socket buffer. */
+  /**
+   * A copy, so decoded values never pin (or alias) the caller's socket buffer, which edge-tcp reuses
+   * for the next read. Uint8Array's slice: a Buffer's own slice() returns a view, not a copy.
+   */
   bytes(length: number): Uint8Array {
     const at = this.#take(length);
-    return this.#bytes.slice(at, at + length);
+    return Uint8Array.prototype.slice.call(this.#bytes, at, at + length);
   }
 
   #take(length: number): number {

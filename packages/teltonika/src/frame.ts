@@ -104,7 +104,7 @@ export class TeltonikaFramer {
   #step(chunk: Uint8Array, at: number, frames: Frame[]): number {
     if (this.#pending !== undefined) return this.#fillPending(chunk, at, frames);
     if (this.#headerLength === 0) {
-      const verdict = this.#classify(chunk.subarray(at));
+      const verdict = this.#classify(chunk, at, chunk.length);
       if (verdict.kind === 'heartbeat') {
         frames.push(HEARTBEAT_FRAME);
         return at + 1;
@@ -127,7 +127,7 @@ export class TeltonikaFramer {
   /** Header bytes trickle in one at a time, but there are at most 8 of them per frame. */
   #collectHeaderByte(chunk: Uint8Array, at: number): number {
     this.#header[this.#headerLength++] = chunk[at]!;
-    const verdict = this.#classify(this.#header.subarray(0, this.#headerLength));
+    const verdict = this.#classify(this.#header, 0, this.#headerLength);
     if (verdict.kind === 'login' || verdict.kind === 'data') {
       const bytes = new Uint8Array(verdict.total);
       bytes.set(this.#header.subarray(0, this.#headerLength));
@@ -155,22 +155,25 @@ export class TeltonikaFramer {
     frames.push({ kind, bytes });
   }
 
-  /** Decides what the bytes at a frame boundary start, as early as the bytes allow. */
-  #classify(view: Uint8Array): Verdict {
-    const first = view[0];
-    if (first === undefined) return INCOMPLETE;
+  /**
+   * Decides what the bytes `bytes[from, end)` at a frame boundary start, as early as they allow.
+   * Reads in place: a view and a DataView per frame showed in the edge's profile.
+   */
+  #classify(bytes: Uint8Array, from: number, end: number): Verdict {
+    if (from >= end) return INCOMPLETE;
+    const first = bytes[from]!;
     if (first === HEARTBEAT_BYTE) return HEARTBEAT_VERDICT;
     if (this.#loginAllowed) {
-      if (view.length < LOGIN_LENGTH_BYTES) return INCOMPLETE;
-      const imeiLength = (first << 8) | view[1]!;
+      if (end - from < LOGIN_LENGTH_BYTES) return INCOMPLETE;
+      const imeiLength = (first << 8) | bytes[from + 1]!;
       if (imeiLength > 0) {
         checkCap('login', imeiLength, this.#maxLoginLength);
         return { kind: 'login', total: LOGIN_LENGTH_BYTES + imeiLength };
       }
     }
-    checkPreamble(view);
-    if (view.length < DATA_HEADER_LENGTH) return INCOMPLETE;
-    const dataLength = new DataView(view.buffer, view.byteOffset, view.byteLength).getUint32(PREAMBLE_BYTES);
+    checkPreamble(bytes, from, end);
+    if (end - from < DATA_HEADER_LENGTH) return INCOMPLETE;
+    const dataLength = readU32(bytes, from + PREAMBLE_BYTES);
     checkCap('data', dataLength, this.#maxDataLength);
     return { kind: 'data', total: dataLength + DATA_OVERHEAD };
   }
@@ -183,21 +186,22 @@ export class TeltonikaFramer {
 }
 
 /** Checks the preamble bytes seen so far, so garbage is rejected without waiting for 8 bytes. */
-function checkPreamble(view: Uint8Array): void {
-  const seen = Math.min(view.length, PREAMBLE_BYTES);
+function checkPreamble(bytes: Uint8Array, from: number, end: number): void {
+  const seen = Math.min(end - from, PREAMBLE_BYTES);
   for (let i = 0; i < seen; i++) {
-    if (view[i] !== 0) {
-      throw new TeltonikaError(
-        'BAD_PREAMBLE',
-        `data frame preamble byte ${i} is 0x${view[i]!.toString(16)}`,
-        {
-          expected: 0,
-          actual: view[i]!,
-          offset: i,
-        },
-      );
+    const byte = bytes[from + i]!;
+    if (byte !== 0) {
+      throw new TeltonikaError('BAD_PREAMBLE', `data frame preamble byte ${i} is 0x${byte.toString(16)}`, {
+        expected: 0,
+        actual: byte,
+        offset: i,
+      });
     }
   }
+}
+
+function readU32(bytes: Uint8Array, at: number): number {
+  return bytes[at]! * 0x100_0000 + ((bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!);
 }
 
 /** A NaN cap would compare false and silently disable the guard, so refuse it up front. */

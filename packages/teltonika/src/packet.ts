@@ -20,8 +20,8 @@ export function unwrapDataFrame(frame: Uint8Array): Uint8Array {
       actual: frame.length,
     });
   }
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  const preamble = view.getUint32(0);
+  // Read in place: a DataView per packet showed in the edge's profile.
+  const preamble = readU32(frame, 0);
   if (preamble !== 0) {
     throw new TeltonikaError('BAD_PREAMBLE', `data frame preamble is 0x${hex32(preamble)}, not 00000000`, {
       expected: 0,
@@ -29,10 +29,10 @@ export function unwrapDataFrame(frame: Uint8Array): Uint8Array {
       offset: 0,
     });
   }
-  const bodyLength = view.getUint32(4);
+  const bodyLength = readU32(frame, 4);
   checkFrameLength(frame.length, bodyLength);
   const body = frame.subarray(DATA_HEADER_LENGTH, DATA_HEADER_LENGTH + bodyLength);
-  const carried = view.getUint32(DATA_HEADER_LENGTH + bodyLength);
+  const carried = readU32(frame, DATA_HEADER_LENGTH + bodyLength);
   const computed = crc16(body);
   if (carried !== computed) {
     throw new TeltonikaError('BAD_CRC', `CRC is 0x${hex32(carried)}, body computes to 0x${hex32(computed)}`, {
@@ -73,6 +73,10 @@ export function wrapDataFrame(body: Uint8Array): Uint8Array {
   frame.set(body, DATA_HEADER_LENGTH);
   view.setUint32(DATA_HEADER_LENGTH + body.length, crc16(body));
   return frame;
+}
+
+function readU32(bytes: Uint8Array, at: number): number {
+  return bytes[at]! * 0x100_0000 + ((bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!);
 }
 
 function hex32(value: number): string {

@@ -27,6 +27,15 @@ describe('ByteWriter', () => {
 });
 
 describe('ByteReader', () => {
+  it('returns byte values as copies, also from a Buffer (whose own slice() is a view)', () => {
+    const socketBuffer = Buffer.from([0, 1, 2, 3, 4, 5]);
+    const reader = new ByteReader(socketBuffer.subarray(1));
+    reader.u8();
+    const value = reader.bytes(3);
+    socketBuffer.fill(0xee);
+    expect([...value]).toEqual([2, 3, 4]);
+  });
+
   it('reads a u64 as an exact number up to 2^53 - 1 and as a bigint beyond', () => {
     const values = [
       0n,

@@ -10,8 +10,9 @@ export class TrackerServer {
 
   constructor(deps: ConnectionDeps) {
     this.#log = deps.log;
+    // Paused on connect: the connection picks how it reads (see readIntoSharedBuffer) before any byte.
     this.#server = net.createServer(
-      { noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 },
+      { noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000, pauseOnConnect: true },
       (socket) => {
         const conn = new TrackerConnection(socket, deps);
         this.#connections.add(conn);

@@ -44,14 +44,19 @@ const MAX_IO_KEYS = 512;
 const MAX_ATTRIBUTE_STRING = 4096;
 const MAX_EPOCH_MS = 8_640_000_000_000_000;
 
+/**
+ * `idsChecked`: the caller has already checked `tenant` and `deviceId` against the schema's pattern
+ * (edge-tcp does, once per connection), so the direct writer does not test them again per packet.
+ */
 export function encodeTelemetryMessage(
   tenant: TenantId,
   deviceId: DeviceId,
   packet: AvlPacket,
   receivedAt: number,
+  idsChecked = false,
 ): Uint8Array {
   return (
-    encodeDirect(tenant, deviceId, packet, receivedAt) ??
+    encodeDirect(tenant, deviceId, packet, receivedAt, idsChecked) ??
     encodeBusMessage(
       PROTO.TELEMETRY,
       MSG_TYPE.TELEMETRY.RECORD,
@@ -167,10 +172,12 @@ export function encodeDirect(
   deviceId: DeviceId,
   packet: AvlPacket,
   receivedAt: number,
+  idsChecked = false,
 ): Uint8Array | undefined {
   const { records } = packet;
   if (!NAMES_UNIQUE || records.length < 1 || records.length > MAX_RECORDS_PER_MESSAGE) return undefined;
-  if (!isTenantId(tenant) || !isDeviceId(deviceId) || !intIn(receivedAt, 0, MAX_EPOCH_MS)) return undefined;
+  if (!idsChecked && (!isTenantId(tenant) || !isDeviceId(deviceId))) return undefined;
+  if (!intIn(receivedAt, 0, MAX_EPOCH_MS)) return undefined;
   scratch.reset(MAX_SCRATCH_KEPT);
   const w = scratch;
   w.mapHeader(5);
@@ -267,7 +274,7 @@ function writePosition(w: MsgpackWriter, r: AvlRecord): void {
   w.number(r.speed);
 }
 
-/** Reused between records: the IO indexes in ascending id order. */
+/** Reused between records: the IO indexes in ascending id order (only the first n of a record count). */
 const order: number[] = [];
 /** The encoded `io` key of every id seen (at most 65,536 small arrays). */
 const ID_KEYS: Uint8Array[] = [];
@@ -300,7 +307,7 @@ function idKey(id: number): Uint8Array {
 
 /** Insertion sort of indexes (a record has a handful of IO elements); false on a repeated id. */
 function sortById(io: readonly IoValue[], n: number): boolean {
-  order.length = n;
+  // Not truncated to n: setting an array's length is a runtime call, and only [0, n) is read.
   for (let i = 0; i < n; i++) {
     const id = io[i]!.id;
     if (!intIn(id, 0, 65535)) return false;
@@ -323,29 +330,28 @@ for (const [id, spec] of Object.entries(IO_ELEMENTS)) {
   NAME_KEYS[Number(id)] = encodeMsgpack(spec.name);
 }
 
-/** Reused between records: the named readings in wire order (encoded names). */
+/** Reused between records: the named readings in wire order (encoded names); the first `count` are this record's. */
 const names: Uint8Array[] = [];
 const readings: IoReading[] = [];
 
 function writeAttributes(w: MsgpackWriter, r: AvlRecord, position: boolean): boolean {
-  names.length = 0;
-  readings.length = 0;
+  let count = 0;
   for (const element of r.io) {
     const spec = SPECS[element.id];
     if (spec === undefined || (spec.widths !== undefined && !spec.widths.includes(element.width))) continue;
     const reading = spec.read(element);
     if (reading === undefined) continue;
     if (!scalarFits(reading)) return false;
-    names.push(NAME_KEYS[element.id]!);
-    readings.push(reading);
+    names[count] = NAME_KEYS[element.id]!;
+    readings[count++] = reading;
   }
   if (r.generationType !== undefined) {
     if (!scalarFits(r.generationType)) return false;
-    names.push(KEY.generationType);
-    readings.push(r.generationType);
+    names[count] = KEY.generationType;
+    readings[count++] = r.generationType;
   }
-  w.mapHeader(names.length + (position ? 0 : 1));
-  for (let i = 0; i < names.length; i++) {
+  w.mapHeader(count + (position ? 0 : 1));
+  for (let i = 0; i < count; i++) {
     w.raw(names[i]!);
     w.value(readings[i]!);
   }

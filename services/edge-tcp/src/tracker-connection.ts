@@ -44,6 +44,7 @@ import {
 } from '@fleetwire/teltonika';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { EdgeTcpMetrics } from './metrics.ts';
+import { readIntoSharedBuffer } from './socket-reads.ts';
 import { encodeTelemetryMessage } from './telemetry-message.ts';
 
 export interface ConnectionDeps {
@@ -116,7 +117,7 @@ export class TrackerConnection {
     socket.setNoDelay(true);
     socket.setTimeout(deps.config.idleTimeoutMs, () => this.close('idle timeout'));
     this.#loginTimer = setTimeout(() => this.close('no login in time'), deps.config.loginTimeoutMs);
-    socket.on('data', (chunk) => this.#onData(chunk));
+    readIntoSharedBuffer(socket, (chunk) => this.#onData(chunk));
     socket.on('error', (err) => this.#log.debug({ err: err.message }, 'socket error'));
     socket.on('close', () => void this.#onClose());
     deps.metrics.connections.inc();
@@ -138,9 +139,10 @@ export class TrackerConnection {
     this.#socket.destroy();
   }
 
-  #onData(chunk: Buffer): void {
+  /** `chunk` is only valid during this call (see readIntoSharedBuffer). */
+  #onData(chunk: Uint8Array): void {
     for (const frame of this.#framer.push(chunk)) {
-      if (this.#loginPending) this.#queued.push(frame);
+      if (this.#loginPending) this.#queued.push(detached(frame));
       else this.#onFrame(frame);
     }
   }
@@ -267,7 +269,8 @@ export class TrackerConnection {
     const deviceId = this.#deviceId!;
     let bytes: Uint8Array;
     try {
-      bytes = encodeTelemetryMessage(tenant, deviceId, packet, Date.now());
+      // The tenant was parsed at start, the IMEI checked with isDeviceId at login.
+      bytes = encodeTelemetryMessage(tenant, deviceId, packet, Date.now(), true);
     } catch (err) {
       metrics.packets.inc({ outcome: 'unrepresentable' });
       this.#log.error(
@@ -277,6 +280,9 @@ export class TrackerConnection {
       return;
     }
     // A retransmission of the same bytes gets the same id, so the stream drops it inside its window.
+    // Dropping the id would save nats-server its duplicate map, but on flaky links retransmissions
+    // are common: each would reach backend consumers twice and send a whole batch of the writer
+    // from its COPY to the exact `on conflict` path.
     const msgId = `${tenant}:${deviceId}:${hash('sha1', frame, 'base64url')}`;
     const reply: PendingReply = { records: packet.ack, startedAt, outcome: 'waiting' };
     this.#replies.push(reply);
@@ -466,6 +472,14 @@ export class TrackerConnection {
       .offline(tenant, this.#deviceId, this.#epoch, this.#closeReason)
       .catch((err: Error) => this.#log.warn({ err: err.message }, 'offline event not recorded'));
   }
+}
+
+/** A frame whose bytes no longer alias the shared read buffer, for frames kept past the read. */
+function detached(frame: Frame): Frame {
+  // new Uint8Array(view) copies; a Buffer's slice() would not.
+  return frame.kind === 'login' || frame.kind === 'data'
+    ? { kind: frame.kind, bytes: new Uint8Array(frame.bytes) }
+    : frame;
 }
 
 /** Codec 12 by default; Codec 14 (addressed by IMEI, refused by a tracker with another IMEI) on request. */

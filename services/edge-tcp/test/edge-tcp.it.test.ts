@@ -1,3 +1,4 @@
+import net from 'node:net';
 import {
   type CommandId,
   CommandReply,
@@ -17,7 +18,7 @@ import {
 } from '@fleetwire/protocol';
 import { type RunningService, type Sql, startService } from '@fleetwire/runtime';
 import { telemetry } from '@fleetwire/telemetry/main';
-import { encodeAvlPacket, encodeCodec12, hexToBytes } from '@fleetwire/teltonika';
+import { encodeAvlPacket, encodeCodec12, encodeLogin, hexToBytes } from '@fleetwire/teltonika';
 import {
   CODEC8_FMB920_CAPTURE,
   CODEC8E_WIKI,
@@ -178,7 +179,15 @@ describe('edge-tcp with the telemetry pipeline (real NATS and PostgreSQL)', () =
     await client.close();
   });
 
-  it('stores a retransmitted packet once although it acknowledges both copies', async () => {
+  it('stores a retransmitted packet once although it acknowledges both copies; the stream keeps one', async () => {
+    const jsm = await jetstreamManager(nc);
+    const { streams, subjects } = topology();
+    const subject = subjects.up(TENANT, FMB920 as DeviceId, 'telemetry');
+    const inStream = async () =>
+      (await jsm.streams.info(streams.TELEMETRY.name, { subjects_filter: subject })).state.subjects?.[
+        subject
+      ] ?? 0;
+    const before = await inStream();
     const client = await TrackerClient.connect({ port, imei: FMB920 });
     expect(await client.login()).toBe(true);
     const t = Date.UTC(2026, 1, 2, 3, 4, 5);
@@ -211,6 +220,8 @@ describe('edge-tcp with the telemetry pipeline (real NATS and PostgreSQL)', () =
     expect(await client.send(packet)).toBe(2);
     expect(await client.send(packet)).toBe(2);
     await client.close();
+    // The retransmission carries the same message id: backend consumers of the stream see it once.
+    expect((await inStream()) - before).toBe(1);
     // A different connection retransmitting after the stream's dedup window is covered by the table key.
     await writer.ctx.sql!`select 1`;
     const stored = await eventually(async () => {
@@ -225,6 +236,67 @@ describe('edge-tcp with the telemetry pipeline (real NATS and PostgreSQL)', () =
         await sql`select count(*)::int as n from telemetry where device_id = ${FMB920} and device_time between ${new Date(t)} and ${new Date(t + 1000)}`
       )[0]!.n,
     ).toBe(2);
+  });
+
+  it('keeps a packet sent right behind the login intact while other trackers are read meanwhile', async () => {
+    const at = Date.UTC(2026, 2, 3, 4, 5, 6);
+    const records = (count: number, from: number) =>
+      Array.from({ length: count }, (_, i) => ({
+        timestamp: from + i * 1000,
+        priority: 0 as const,
+        longitude: 25,
+        latitude: 54,
+        altitude: 100,
+        angle: 90,
+        satellites: 9,
+        speed: 40,
+        eventIoId: 0,
+        io: [{ id: 66, width: 2 as const, value: 12_000 + i }],
+      }));
+    const busy = await TrackerClient.connect({ port, imei: OTHER });
+    expect(await busy.login()).toBe(true);
+    // A device the registry has not cached, whose lookup waits for a lock this test holds.
+    const late = '356307042449999';
+    await sql`insert into devices (tenant_id, id, kind) values ('default', ${late}, 'tracker')`;
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked = () => {};
+    const isLocked = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const holder = sql.begin(async (tx) => {
+      await tx`lock table devices in access exclusive mode`;
+      locked();
+      await released;
+    });
+    await isLocked;
+    // Login and packet in one write, so that one read holds both: the edge keeps the packet while the
+    // registry waits, and reads the other tracker's larger packet (into the same buffer) meanwhile.
+    const early = net.connect({ port, host: '127.0.0.1' });
+    const replies: Buffer[] = [];
+    early.on('data', (chunk) => replies.push(chunk));
+    await new Promise((resolve) => early.once('connect', resolve));
+    early.write(Buffer.concat([encodeLogin(late), encodeAvlPacket(0x8e, records(2, at))]));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await busy.send(encodeAvlPacket(0x8e, records(12, at + 100_000)))).toBe(12);
+    release();
+    await holder;
+    // Login accepted (01), then the record count 2.
+    const answered = await eventually(async () =>
+      Buffer.concat(replies).length >= 5 ? Buffer.concat(replies) : undefined,
+    );
+    expect(answered.toString('hex')).toBe('0100000002');
+    const stored = await eventually(async () => {
+      const r =
+        await sql`select device_time, io from telemetry where device_id = ${late} and device_time between ${new Date(at)} and ${new Date(at + 1000)} order by device_time`;
+      return r.length === 2 ? r : undefined;
+    });
+    expect(stored.map((r) => (r.device_time as Date).getTime())).toEqual([at, at + 1000]);
+    expect(stored.map((r) => r.io)).toEqual([{ '66': 12_000 }, { '66': 12_001 }]);
+    await busy.close();
+    early.destroy();
   });
 
   it('delivers a Codec 12 command from the down subject and publishes the response on reply; one command in flight', async () => {

@@ -84,6 +84,32 @@ describe('JetStreamPublisher callbacks and linger (real nats-server)', () => {
     await pub.close();
   });
 
+  it('writes frames nats-server reads: payload, headers and reply intact, in order', async () => {
+    const pub = new JetStreamPublisher(h.nc, { coalesceWrites: true, lingerMs: 5 });
+    const payloads = Array.from({ length: 50 }, (_, i) => new TextEncoder().encode(`payload ${i} ✓`));
+    const acks = await Promise.all(
+      payloads.map((p, i) => pub.publish(subject, p, i % 2 === 0 ? { msgId: `frames-${i}` } : {})),
+    );
+    for (const [i, ack] of acks.entries()) {
+      expect(ack.seq).toBe(acks[0]!.seq + i);
+      const stored = await h.jsm.streams.getMessage(`${env.subjectRoot.toUpperCase()}_CB`, { seq: ack.seq });
+      expect(stored?.data).toEqual(payloads[i]);
+      expect(stored?.header.get('Nats-Msg-Id')).toBe(i % 2 === 0 ? `frames-${i}` : '');
+    }
+    await pub.close();
+  });
+
+  it('fails a publish at once on a closed connection, and refuses a msgId with a line break', async () => {
+    const other = await connectNats(env.natsUrl, 'test-closed', log);
+    const pub = new JetStreamPublisher(other.nc, { coalesceWrites: true, lingerMs: 1, timeoutMs: 60_000 });
+    expect((await sent(pub, subject, 'bad\nid')).err).toMatchObject({ code: 'REJECTED' });
+    await other.nc.close();
+    const started = performance.now();
+    expect((await sent(pub, subject)).err).toMatchObject({ code: 'CLOSED' });
+    expect(performance.now() - started).toBeLessThan(5_000);
+    await pub.close(0);
+  });
+
   it('holds send() beyond maxInFlight until room frees, and fails what still waits at close', async () => {
     const pub = new JetStreamPublisher(h.nc, { coalesceWrites: true, maxInFlight: 5 });
     const all = await Promise.all(Array.from({ length: 40 }, () => sent(pub, subject)));

@@ -130,6 +130,8 @@ describe('encodeTelemetryMessage', () => {
       const direct = encodeDirect(tenant, deviceId, p, receivedAt);
       expect(direct).toBeDefined();
       expect(direct).toEqual(reference(p));
+      // Ids the caller has checked (edge-tcp, once per connection): the same bytes.
+      expect(encodeDirect(tenant, deviceId, p, receivedAt, true)).toEqual(direct);
       const { payload } = decodeBusMessage(direct!, TelemetryMessage);
       expect(payload.records).toHaveLength(count);
       expect(payload.records[0]!.attributes).toMatchObject({
