@@ -168,8 +168,17 @@ export async function runStack(
     FW_API_DEV_KEY: secrets.apiKey,
     FW_WEBHOOK_SECRET: secrets.webhookSecret,
   };
+  // A service the supervisor restarted has a new pid: `./fleetwire status` must show that one.
+  const recordRelaunch = () => {
+    if (!info.ready) return;
+    info.services.forEach((svc, i) => {
+      svc.pid = supervised[i]?.pid() ?? svc.pid;
+    });
+    if (info.simulatorPid !== undefined) info.simulatorPid = supervised.at(-1)!.pid();
+    writeStack(paths, info);
+  };
   const supervised = discoverServices(paths.root).map((m, i) =>
-    superviseService(m, i, baseEnv, paths, print),
+    superviseService(m, i, baseEnv, paths, print, recordRelaunch),
   );
   info.services = supervised.map((s) => ({
     name: s.manifest.name,
@@ -185,7 +194,9 @@ export async function runStack(
     const sim = await simulatorManifest(paths.root, pg.url, secrets.provisioningKey, settings, print);
     if (sim) {
       // The simulated fleet is supervised like a service: its lines appear in the combined log.
-      supervised.push(superviseService(sim.manifest, supervised.length, baseEnv, paths, print));
+      supervised.push(
+        superviseService(sim.manifest, supervised.length, baseEnv, paths, print, recordRelaunch),
+      );
       info.simulatedTrackers = sim.trackers;
       info.simulatedWsDevices = sim.wsDeviceIds;
       info.simulatorPid = supervised.at(-1)!.pid();
@@ -293,6 +304,7 @@ function superviseService(
   baseEnv: NodeJS.ProcessEnv,
   paths: StackPaths,
   print: (line: string) => void,
+  onRelaunch: () => void,
 ): Supervised {
   const label = colourFor(index)(manifest.name.padEnd(10));
   const logFile = fs.createWriteStream(path.join(paths.logs, `${manifest.name}.log`), { flags: 'a' });
@@ -321,7 +333,11 @@ function superviseService(
       if (Date.now() - started > 60_000) restarts = 0;
       const delay = Math.min(30_000, 1000 * 2 ** restarts++);
       print(prettyLine(label, `exited (${code}); restarting in ${delay} ms`));
-      setTimeout(() => !stopping && launch(), delay);
+      setTimeout(() => {
+        if (stopping) return;
+        launch();
+        onRelaunch();
+      }, delay);
     });
   };
   launch();
