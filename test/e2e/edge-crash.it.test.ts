@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { type RunningService, startService } from '@fleetwire/runtime';
-import { TrackerClient } from '@fleetwire/simulator/tracker-client';
 import {
   createTestEnv,
   eventually,
@@ -8,6 +7,7 @@ import {
   type SpawnedService,
   spawnService,
   type TestEnv,
+  TrackerClient,
   testSql,
 } from '@fleetwire/testkit';
 import type postgres from 'postgres';

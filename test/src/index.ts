@@ -1,6 +1,6 @@
 export { startNats } from '@fleetwire/devstack';
-export type { TrackerCommand } from '@fleetwire/simulator/tracker-client';
-export { TrackerClient } from '@fleetwire/simulator/tracker-client';
+export type { TrackerCommand } from '@fleetwire/tracker-client';
+export { TrackerClient } from '@fleetwire/tracker-client';
 export type { TestEnv } from './env.ts';
 export { connectTestNats, createTestEnv, testSql } from './env.ts';
 export { eventually } from './eventually.ts';

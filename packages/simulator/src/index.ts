@@ -1,3 +1,5 @@
+export type { ServerMessage, TrackerCommand } from '@fleetwire/tracker-client';
+export { ServerStreamParser, TrackerClient } from '@fleetwire/tracker-client';
 export type { DeviceSession, HttpTarget, SessionRequest, UploadedLog } from './adapters/device-http.ts';
 export { EdgeRefusal, startSession, uploadLog } from './adapters/device-http.ts';
 export { simulatorStateDir } from './adapters/local-stack.ts';
@@ -17,12 +19,8 @@ export type { CommandOutcome, TrackerFacts } from './tracker/commands.ts';
 export { answerCommand } from './tracker/commands.ts';
 export type { TrackerSettings } from './tracker/simulated-tracker.ts';
 export { DEFAULT_TRACKER_SETTINGS, SimulatedTracker } from './tracker/simulated-tracker.ts';
-export type { TrackerCommand } from './tracker/tracker-client.ts';
-export { TrackerClient } from './tracker/tracker-client.ts';
 export type { GeoPoint, VehicleOptions, VehicleSnapshot } from './tracker/vehicle.ts';
 export { DEFAULT_CENTRE, DEFAULT_RADIUS_KM, Vehicle } from './tracker/vehicle.ts';
-export type { ServerMessage } from './tracker/wire.ts';
-export { ServerStreamParser } from './tracker/wire.ts';
 export type {
   CommandChannel,
   CommandOutcome as WsCommandOutcome,

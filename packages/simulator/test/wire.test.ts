@@ -5,12 +5,12 @@ import {
   encodeCodec14,
   encodeRecordCountAck,
 } from '@fleetwire/teltonika';
+import { type ServerMessage, ServerStreamParser } from '@fleetwire/tracker-client';
 import { describe, expect, it } from 'vitest';
 import { Backoff } from '../src/backoff.ts';
 import { poisson, seededRandom } from '../src/random.ts';
 import { RecordBuffer } from '../src/tracker/record-buffer.ts';
 import { DEFAULT_CENTRE, Vehicle } from '../src/tracker/vehicle.ts';
-import { type ServerMessage, ServerStreamParser } from '../src/tracker/wire.ts';
 
 function parseAll(chunks: Uint8Array[], expectLogin: boolean): ServerMessage[] {
   const parser = new ServerStreamParser();

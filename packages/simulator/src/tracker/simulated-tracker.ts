@@ -1,15 +1,14 @@
 import net from 'node:net';
 import type { Logger } from '@fleetwire/runtime';
 import { encodeCodec12, encodeCodec14, encodeLogin, HEARTBEAT_BYTE } from '@fleetwire/teltonika';
+import { type ServerMessage, ServerStreamParser, type TrackerCommand } from '@fleetwire/tracker-client';
 import { Backoff, type BackoffOptions } from '../backoff.ts';
 import { DEVICE_KIND, DEVICE_STATE, type Device, type DeviceState } from '../device.ts';
 import { poisson, type Random } from '../random.ts';
 import type { FleetStats } from '../stats.ts';
 import { answerCommand } from './commands.ts';
 import { type OutgoingPacket, RecordBuffer } from './record-buffer.ts';
-import type { TrackerCommand } from './tracker-client.ts';
 import type { Vehicle } from './vehicle.ts';
-import { type ServerMessage, ServerStreamParser } from './wire.ts';
 
 export interface TrackerSettings {
   host: string;
