@@ -1,6 +1,14 @@
-import { type EdgeId, edgeLeaseKey, type Transport } from '@fleetwire/protocol';
+import { type EdgeId, edgeLeaseKey, parseEdgeId, type Transport } from '@fleetwire/protocol';
 import type { Logger } from '@fleetwire/runtime';
 import type { KV } from '@nats-io/kv';
+
+/**
+ * The edge's id: `FW_EDGE_ID` when set, else the instance id (host name and pid) made a subject
+ * token. Distinct per process by default, which the lease relies on.
+ */
+export function edgeIdOf(config: { edgeId?: string | undefined; instanceId: string }): EdgeId {
+  return parseEdgeId(config.edgeId ?? config.instanceId.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64));
+}
 
 /** JetStream's "wrong last sequence": the key is not at the revision the edge last wrote. */
 const WRONG_LAST_SEQUENCE = 10071;

@@ -1,5 +1,5 @@
 export type { EdgeLeaseDeps, EdgeLeaseEntry } from './edge-lease.ts';
-export { EdgeLease } from './edge-lease.ts';
+export { EdgeLease, edgeIdOf } from './edge-lease.ts';
 export type { DownlinkCallback, DownlinkReceiver, DownlinkSubscription } from './lean-subscription.ts';
 export { subscribeLean } from './lean-subscription.ts';
 export type { PresenceRecorderDeps } from './presence.ts';

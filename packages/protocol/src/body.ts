@@ -8,7 +8,7 @@ import type { TLocalizedValidationError } from 'typebox/error';
 import { type EncodeOptions, encodeProtoMsg, type ProtoMsg } from './envelope.ts';
 import { PROTOCOL_ERROR, ProtocolError } from './errors.ts';
 import { FAST_ACCEPT } from './fast-check.ts';
-import { DEFAULT_MAX_DEPTH, MsgpackReader, MsgpackWriter } from './msgpack.ts';
+import { DEFAULT_MAX_DEPTH, giveBack, MsgpackWriter, takeReader } from './msgpack.ts';
 import {
   type DeviceBody,
   type DeviceBodyMessage,
@@ -108,12 +108,16 @@ export function decodePayload<S extends TSchema>(
 
 function readMap(bytes: Uint8Array | undefined, path: string, maxDepth: number): unknown {
   if (bytes === undefined || bytes.length === 0) return {};
-  const reader = new MsgpackReader(bytes, maxDepth, path);
-  if (!reader.atMap()) reader.mismatch(PROTOCOL_ERROR.NOT_A_MAP, 'body must be a msgpack map');
-  const value = reader.readValue(0);
-  if (reader.remaining > 0)
-    reader.fail(PROTOCOL_ERROR.TRAILING_BYTES, `${reader.remaining} bytes after the body`);
-  return value;
+  const reader = takeReader(bytes, maxDepth, path);
+  try {
+    if (!reader.atMap()) reader.mismatch(PROTOCOL_ERROR.NOT_A_MAP, 'body must be a msgpack map');
+    const value = reader.readValue(0);
+    if (reader.remaining > 0)
+      reader.fail(PROTOCOL_ERROR.TRAILING_BYTES, `${reader.remaining} bytes after the body`);
+    return value;
+  } finally {
+    giveBack(reader);
+  }
 }
 
 /** `decodePayload` for the body of a decoded ProtoMsg. */

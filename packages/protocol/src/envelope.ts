@@ -10,7 +10,7 @@
  * proto and any key order, but nothing else outside that shape.
  */
 import { PROTOCOL_ERROR, ProtocolError } from './errors.ts';
-import { DEFAULT_MAX_DEPTH, MsgpackReader, MsgpackWriter } from './msgpack.ts';
+import { DEFAULT_MAX_DEPTH, giveBack, type MsgpackReader, MsgpackWriter, takeReader } from './msgpack.ts';
 
 /**
  * Protocol numbers. Mender assigns 1, 2, 3, 4 (counting up) and reserves 0xFFFF for control.
@@ -144,18 +144,42 @@ export interface EncodeOptions {
   maxFrameBytes?: number;
 }
 
-const HEADER_KEYS = ['proto', 'typ', 'sid', 'props'] as const;
-type HeaderKey = (typeof HEADER_KEYS)[number];
-
 export function encodeProtoMsg(msg: ProtoMsg, options: EncodeOptions = {}): Uint8Array {
+  const writer = takeWriter();
+  try {
+    writeProtoMsg(writer, msg, options);
+    return writer.finish();
+  } finally {
+    giveBackWriter(writer);
+  }
+}
+
+/**
+ * `encodeProtoMsg` into a shared buffer: the result is a view that the next encode overwrites, so
+ * it must be used (e.g. copied into a WebSocket frame) before anything else is encoded. Spares the
+ * copy where the bytes are copied anyway.
+ */
+export function encodeProtoMsgScratch(msg: ProtoMsg, options: EncodeOptions = {}): Uint8Array {
+  // Inside an encode (a getter that encodes) the scratch writer is busy: an owned copy then.
+  if (scratchLent) return encodeProtoMsg(msg, options);
+  const writer = takeWriter();
+  try {
+    writeProtoMsg(writer, msg, options);
+    // Given back, yet the view stays valid until the next encode takes the writer again.
+    return writer.written();
+  } finally {
+    giveBackWriter(writer);
+  }
+}
+
+function writeProtoMsg(writer: MsgpackWriter, msg: ProtoMsg, options: EncodeOptions): void {
   const { hdr, body } = checkEncodable(msg);
   const hasBody = body !== undefined && body.length > 0;
-  const writer = new MsgpackWriter(64 + (hasBody ? body.length : 0));
   writer.mapHeader(hasBody ? 2 : 1);
-  writer.string('hdr');
+  writer.raw(KEY_HDR);
   writeHeader(writer, hdr);
   if (hasBody) {
-    writer.string('body');
+    writer.raw(KEY_BODY);
     writer.bin(body);
   }
   if (options.maxFrameBytes !== undefined && writer.length > options.maxFrameBytes) {
@@ -164,30 +188,57 @@ export function encodeProtoMsg(msg: ProtoMsg, options: EncodeOptions = {}): Uint
       `frame of ${writer.length} bytes exceeds ${options.maxFrameBytes}`,
     );
   }
+}
+
+/** The envelope's keys, encoded once (fixstr): written per message as they are. */
+const KEY_HDR = msgpackKey('hdr');
+const KEY_BODY = msgpackKey('body');
+const KEY_PROTO = msgpackKey('proto');
+const KEY_TYP = msgpackKey('typ');
+const KEY_SID = msgpackKey('sid');
+const KEY_PROPS = msgpackKey('props');
+
+function msgpackKey(key: string): Uint8Array {
+  const writer = new MsgpackWriter(16);
+  writer.string(key);
   return writer.finish();
 }
 
+/** One writer for every envelope (a frame is written, copied out, then forgotten). */
+const scratchWriter = new MsgpackWriter(4 * 1024);
+let scratchLent = false;
+/** A huge earlier frame grew the buffer: do not keep that much memory for every later one. */
+const MAX_SCRATCH_KEPT = 1024 * 1024;
+
+/** The scratch writer when free, else (an encode inside an encode, e.g. from a getter) a new one. */
+function takeWriter(): MsgpackWriter {
+  if (scratchLent) return new MsgpackWriter(256);
+  scratchLent = true;
+  scratchWriter.reset(MAX_SCRATCH_KEPT);
+  return scratchWriter;
+}
+
+function giveBackWriter(writer: MsgpackWriter): void {
+  if (writer === scratchWriter) scratchLent = false;
+}
+
 function writeHeader(writer: MsgpackWriter, hdr: ProtoHeader): void {
-  const props = definedEntries(hdr.props);
-  const present: Record<HeaderKey, boolean> = {
-    proto: true,
-    typ: Boolean(hdr.typ),
-    sid: Boolean(hdr.sid),
-    props: props > 0,
-  };
-  writer.mapHeader(HEADER_KEYS.filter((key) => present[key]).length);
-  writer.string('proto');
+  const hasTyp = Boolean(hdr.typ);
+  const hasSid = Boolean(hdr.sid);
+  const hasProps = definedEntries(hdr.props) > 0;
+  writer.mapHeader(1 + (hasTyp ? 1 : 0) + (hasSid ? 1 : 0) + (hasProps ? 1 : 0));
+  writer.raw(KEY_PROTO);
   writer.uint16Fixed(hdr.proto);
-  if (present.typ) {
-    writer.string('typ');
+  if (hasTyp) {
+    writer.raw(KEY_TYP);
     writer.string(hdr.typ!);
   }
-  if (present.sid) {
-    writer.string('sid');
+  if (hasSid) {
+    writer.raw(KEY_SID);
     writer.string(hdr.sid!);
   }
-  if (present.props) {
-    writer.string('props');
+  if (hasProps) {
+    writer.raw(KEY_PROPS);
     writer.enter('hdr');
     writer.enter('props');
     writer.map(hdr.props!, 2);
@@ -198,7 +249,9 @@ function writeHeader(writer: MsgpackWriter, hdr: ProtoHeader): void {
 
 function definedEntries(record: Record<string, unknown> | undefined): number {
   if (record === undefined) return 0;
-  return Object.values(record).filter((value) => value !== undefined).length;
+  let defined = 0;
+  for (const key in record) if (Object.hasOwn(record, key) && record[key] !== undefined) defined++;
+  return defined;
 }
 
 function checkEncodable(msg: ProtoMsg): ProtoMsg {
@@ -240,27 +293,40 @@ export function decodeProtoMsg(bytes: Uint8Array, limits: DecodeLimits = {}): Pr
       `frame of ${bytes.length} bytes exceeds ${maxFrameBytes}`,
     );
   }
-  const reader = new MsgpackReader(bytes, limits.maxDepth ?? DEFAULT_MAX_DEPTH);
-  const msg = readEnvelope(reader, limits.maxBodyBytes ?? maxFrameBytes);
-  if (reader.remaining > 0) {
-    reader.fail(PROTOCOL_ERROR.TRAILING_BYTES, `${reader.remaining} bytes after the message`);
+  const reader = takeReader(bytes, limits.maxDepth ?? DEFAULT_MAX_DEPTH);
+  try {
+    const msg = readEnvelope(reader, limits.maxBodyBytes ?? maxFrameBytes);
+    if (reader.remaining > 0) {
+      reader.fail(PROTOCOL_ERROR.TRAILING_BYTES, `${reader.remaining} bytes after the message`);
+    }
+    return msg;
+  } finally {
+    giveBack(reader);
   }
-  return msg;
 }
+
+/**
+ * Which known keys a map had, one bit each. Every other key is refused as unknown, so a duplicate
+ * can only be a known key: a bit per key finds them all without a Set per map.
+ */
+const SEEN = { hdr: 1, body: 2, proto: 1, typ: 2, sid: 4, props: 8 } as const;
 
 function readEnvelope(reader: MsgpackReader, maxBodyBytes: number): ProtoMsg {
   const count = reader.tryMapHeader();
   if (count === undefined) reader.mismatch(PROTOCOL_ERROR.NOT_A_MAP, 'message must be a msgpack map');
   let hdr: ProtoHeader | undefined;
   let body: Uint8Array | undefined;
-  const seen = new Set<string>();
+  let seen = 0;
   for (let i = 0; i < count; i++) {
     const key = reader.mapKey();
     reader.enter(key);
-    rejectDuplicate(reader, seen, key);
-    if (key === 'hdr') hdr = readHeader(reader);
-    else if (key === 'body') body = readBody(reader, maxBodyBytes);
-    else reader.fail(PROTOCOL_ERROR.UNKNOWN_FIELD, 'unknown top-level key');
+    if (key === 'hdr') {
+      seen = markSeen(reader, seen, SEEN.hdr);
+      hdr = readHeader(reader);
+    } else if (key === 'body') {
+      seen = markSeen(reader, seen, SEEN.body);
+      body = readBody(reader, maxBodyBytes);
+    } else reader.fail(PROTOCOL_ERROR.UNKNOWN_FIELD, 'unknown top-level key');
     reader.leave();
   }
   if (hdr === undefined) reader.fail(PROTOCOL_ERROR.MISSING_FIELD, 'missing hdr');
@@ -271,12 +337,11 @@ function readHeader(reader: MsgpackReader): ProtoHeader {
   const count = reader.tryMapHeader();
   if (count === undefined) reader.mismatch(PROTOCOL_ERROR.NOT_A_MAP, 'hdr must be a map');
   const hdr: Partial<ProtoHeader> = {};
-  const seen = new Set<string>();
+  let seen = 0;
   for (let i = 0; i < count; i++) {
     const key = reader.mapKey();
     reader.enter(key);
-    rejectDuplicate(reader, seen, key);
-    readHeaderField(reader, key, hdr);
+    seen = readHeaderField(reader, key, hdr, seen);
     reader.leave();
   }
   if (hdr.proto === undefined) {
@@ -286,25 +351,34 @@ function readHeader(reader: MsgpackReader): ProtoHeader {
   return hdr as ProtoHeader;
 }
 
-function readHeaderField(reader: MsgpackReader, key: string, hdr: Partial<ProtoHeader>): void {
+/** Reads one header field into `hdr`; returns the keys seen so far, this one included. */
+function readHeaderField(
+  reader: MsgpackReader,
+  key: string,
+  hdr: Partial<ProtoHeader>,
+  seen: number,
+): number {
   switch (key) {
     case 'proto':
+      seen = markSeen(reader, seen, SEEN.proto);
       hdr.proto = readProto(reader);
-      return;
+      return seen;
     case 'typ':
     case 'sid': {
+      seen = markSeen(reader, seen, SEEN[key]);
       const text = reader.tryString();
       if (text === undefined) reader.mismatch(PROTOCOL_ERROR.WRONG_TYPE, `${key} must be a string`);
       if (text !== '') hdr[key] = text;
-      return;
+      return seen;
     }
     case 'props': {
+      seen = markSeen(reader, seen, SEEN.props);
       const props = readProps(reader);
       if (props !== undefined) hdr.props = props;
-      return;
+      return seen;
     }
     default:
-      reader.fail(PROTOCOL_ERROR.UNKNOWN_FIELD, 'unknown header key');
+      return reader.fail(PROTOCOL_ERROR.UNKNOWN_FIELD, 'unknown header key');
   }
 }
 
@@ -322,7 +396,8 @@ function readProps(reader: MsgpackReader): Record<string, unknown> | undefined {
   if (!reader.atMap()) reader.mismatch(PROTOCOL_ERROR.NOT_A_MAP, 'props must be a map');
   // The top-level map and hdr are two containers already entered.
   const props = reader.readValue(2) as Record<string, unknown>;
-  return Object.keys(props).length > 0 ? props : undefined;
+  for (const _key in props) return props;
+  return undefined;
 }
 
 /** Go encodes []byte as bin; a nil slice without omitempty arrives as nil. */
@@ -336,7 +411,7 @@ function readBody(reader: MsgpackReader, maxBodyBytes: number): Uint8Array | und
   return body.length > 0 ? body : undefined;
 }
 
-function rejectDuplicate(reader: MsgpackReader, seen: Set<string>, key: string): void {
-  if (seen.has(key)) reader.fail(PROTOCOL_ERROR.DUPLICATE_KEY, 'duplicate key');
-  seen.add(key);
+function markSeen(reader: MsgpackReader, seen: number, bit: number): number {
+  if ((seen & bit) !== 0) reader.fail(PROTOCOL_ERROR.DUPLICATE_KEY, 'duplicate key');
+  return seen | bit;
 }

@@ -7,7 +7,15 @@
  */
 import type { TSchema } from 'typebox';
 import { SAFE_TOKEN_PATTERN } from './ids.ts';
-import { MAX_RECORDS_PER_MESSAGE, TelemetryMessage, TelemetryRecordBody } from './payloads.ts';
+import {
+  CommandAckBody,
+  CommandReply,
+  CommandRequestBody,
+  CommandResultBody,
+  MAX_RECORDS_PER_MESSAGE,
+  TelemetryMessage,
+  TelemetryRecordBody,
+} from './payloads.ts';
 
 const SAFE_TOKEN = new RegExp(SAFE_TOKEN_PATTERN);
 const ATTRIBUTE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
@@ -148,6 +156,86 @@ export function acceptsTelemetryRecordBody(value: unknown): boolean {
   );
 }
 
+// The command round trip of a WebSocket device: edge-ws checks the request, the device's ack and
+// result, and two CommandReply bus messages per command (TypeBox's compiled checks cost several
+// objects per check).
+
+const COMMAND_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const MAX_OUTPUT = 65536;
+const MAX_ERROR = 4096;
+
+function isSafeToken(value: unknown): boolean {
+  return typeof value === 'string' && SAFE_TOKEN.test(value);
+}
+
+// Made once: an arrow function written inside a check is a new closure per call.
+const isEpochMs = (v: unknown) => intIn(v, 0, MAX_EPOCH_MS);
+const isOutput = (v: unknown) => shortString(v, MAX_OUTPUT);
+const isError = (v: unknown) => shortString(v, MAX_ERROR);
+const isBoolean = (v: unknown) => typeof v === 'boolean';
+
+const COMMAND_REQUEST_KEYS: ReadonlySet<string> = new Set(['commandId', 'name', 'expiresAt']);
+
+/** Sound for CommandRequestBody without `args` (a request with args goes to the schema). */
+export function acceptsCommandRequestBody(value: unknown): boolean {
+  return (
+    isObject(value) &&
+    onlyKeys(value, COMMAND_REQUEST_KEYS) &&
+    isSafeToken(value.commandId) &&
+    typeof value.name === 'string' &&
+    COMMAND_NAME.test(value.name) &&
+    absentOr(value, 'expiresAt', isEpochMs)
+  );
+}
+
+const COMMAND_ACK_KEYS: ReadonlySet<string> = new Set(['commandId']);
+
+/** Sound for CommandAckBody. */
+export function acceptsCommandAckBody(value: unknown): boolean {
+  return isObject(value) && onlyKeys(value, COMMAND_ACK_KEYS) && isSafeToken(value.commandId);
+}
+
+const COMMAND_RESULT_KEYS: ReadonlySet<string> = new Set(['commandId', 'ok', 'output', 'error']);
+
+/** Sound for CommandResultBody. */
+export function acceptsCommandResultBody(value: unknown): boolean {
+  return (
+    isObject(value) &&
+    onlyKeys(value, COMMAND_RESULT_KEYS) &&
+    isSafeToken(value.commandId) &&
+    typeof value.ok === 'boolean' &&
+    absentOr(value, 'output', isOutput) &&
+    absentOr(value, 'error', isError)
+  );
+}
+
+const COMMAND_REPLY_KEYS: ReadonlySet<string> = new Set([
+  'tenant',
+  'deviceId',
+  'commandId',
+  'text',
+  'ok',
+  'output',
+  'error',
+  'receivedAt',
+]);
+
+/** Sound for CommandReply. */
+export function acceptsCommandReply(value: unknown): boolean {
+  return (
+    isObject(value) &&
+    onlyKeys(value, COMMAND_REPLY_KEYS) &&
+    isSafeToken(value.tenant) &&
+    isSafeToken(value.deviceId) &&
+    absentOr(value, 'commandId', isSafeToken) &&
+    absentOr(value, 'text', isOutput) &&
+    absentOr(value, 'ok', isBoolean) &&
+    absentOr(value, 'output', isOutput) &&
+    absentOr(value, 'error', isError) &&
+    intIn(value.receivedAt, 0, MAX_EPOCH_MS)
+  );
+}
+
 /** Schemas with a fast accept path; validatePayload consults this before TypeBox. */
 export const FAST_ACCEPT: ReadonlyMap<TSchema, (value: unknown) => boolean> = new Map<
   TSchema,
@@ -155,4 +243,8 @@ export const FAST_ACCEPT: ReadonlyMap<TSchema, (value: unknown) => boolean> = ne
 >([
   [TelemetryMessage, acceptsTelemetryMessage],
   [TelemetryRecordBody, acceptsTelemetryRecordBody],
+  [CommandRequestBody, acceptsCommandRequestBody],
+  [CommandAckBody, acceptsCommandAckBody],
+  [CommandResultBody, acceptsCommandResultBody],
+  [CommandReply, acceptsCommandReply],
 ]);

@@ -5,6 +5,7 @@ export {
   decodePayload,
   encodeDeviceMessage,
   encodePayload,
+  encodePayloadScratch,
   validatePayload,
 } from './body.ts';
 export type { BusMessage } from './bus.ts';
@@ -13,6 +14,7 @@ export type { DecodeLimits, EncodeOptions, Proto, ProtoHeader, ProtoMsg } from '
 export {
   decodeProtoMsg,
   encodeProtoMsg,
+  encodeProtoMsgScratch,
   FLEETWIRE_PROTO_RANGE,
   isFleetwireProto,
   MENDER_DEVICE_MAX_FRAME_BYTES,

@@ -28,25 +28,54 @@ const utf8Encoder = new TextEncoder();
 
 type PathSegment = string | number;
 
-function joinPath(base: string | undefined, segments: readonly PathSegment[]): string | undefined {
-  const parts = base ? [base, ...segments] : segments;
+function joinPath(
+  base: string | undefined,
+  segments: readonly PathSegment[],
+  depth: number,
+): string | undefined {
+  const entered = segments.slice(0, depth);
+  const parts = base ? [base, ...entered] : entered;
   return parts.length > 0 ? parts.join('.') : undefined;
 }
 
-/** Cursor over untrusted bytes. Every failure is a ProtocolError carrying the dotted path. */
+const NO_BYTES = new Uint8Array(0);
+/** Floats are copied here to be read: a DataView per reader was an allocation per decoded frame. */
+const floatBytes = new Uint8Array(8);
+const floatView = new DataView(floatBytes.buffer);
+
+/**
+ * Cursor over untrusted bytes. Every failure is a ProtocolError carrying the dotted path.
+ * A reader can be reused for the next input (`reset`): the decoders keep one each, so a decoded
+ * frame costs its result objects and nothing else (no reader, path array or view per frame).
+ */
 export class MsgpackReader {
-  readonly bytes: Uint8Array;
+  bytes: Uint8Array;
   pos = 0;
-  private readonly view: DataView;
-  private readonly maxDepth: number;
-  private readonly basePath: string | undefined;
+  private maxDepth: number;
+  private basePath: string | undefined;
+  /** The path entered so far: `segments[0 … depth)` (slots are overwritten, never popped, so a reused reader allocates nothing). */
   private readonly segments: PathSegment[] = [];
+  private depth = 0;
 
   constructor(bytes: Uint8Array, maxDepth = DEFAULT_MAX_DEPTH, basePath?: string) {
     this.bytes = bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.maxDepth = Math.min(maxDepth, MAX_SUPPORTED_DEPTH);
     this.basePath = basePath;
+  }
+
+  /** Starts over on new input, as a new reader would. */
+  reset(bytes: Uint8Array, maxDepth = DEFAULT_MAX_DEPTH, basePath?: string): void {
+    this.bytes = bytes;
+    this.pos = 0;
+    this.maxDepth = Math.min(maxDepth, MAX_SUPPORTED_DEPTH);
+    this.basePath = basePath;
+    this.depth = 0;
+  }
+
+  /** Drops the input, so that a kept reader does not hold on to a large frame. */
+  release(): void {
+    this.bytes = NO_BYTES;
+    this.depth = 0;
   }
 
   get remaining(): number {
@@ -54,11 +83,11 @@ export class MsgpackReader {
   }
 
   enter(segment: PathSegment): void {
-    this.segments.push(segment);
+    this.segments[this.depth++] = segment;
   }
 
   leave(): void {
-    this.segments.pop();
+    this.depth--;
   }
 
   /**
@@ -69,7 +98,10 @@ export class MsgpackReader {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
-      throw new ProtocolError(code, message, { path: joinPath(this.basePath, this.segments), cause });
+      throw new ProtocolError(code, message, {
+        path: joinPath(this.basePath, this.segments, this.depth),
+        cause,
+      });
     } finally {
       Error.stackTraceLimit = limit;
     }
@@ -192,9 +224,9 @@ export class MsgpackReader {
       case 0xc6:
         return this.bin(this.take(4, this.u32At(0)));
       case 0xca:
-        return this.take(4, this.view.getFloat32(this.at(4)));
+        return this.take(4, this.float(4));
       case 0xcb:
-        return this.take(8, this.view.getFloat64(this.at(8)));
+        return this.take(8, this.float(8));
       case 0xcc:
         return this.take(1, this.u8At(0));
       case 0xcd:
@@ -204,13 +236,13 @@ export class MsgpackReader {
       case 0xcf:
         return this.safeInteger(this.take(8, this.u32At(0) * TWO_POW_32 + this.u32At(4)));
       case 0xd0:
-        return this.take(1, this.view.getInt8(this.at(1)));
+        return this.take(1, (this.u8At(0) << 24) >> 24);
       case 0xd1:
-        return this.take(2, this.view.getInt16(this.at(2)));
+        return this.take(2, (this.u16At(0) << 16) >> 16);
       case 0xd2:
-        return this.take(4, this.view.getInt32(this.at(4)));
+        return this.take(4, this.u32At(0) | 0);
       case 0xd3:
-        return this.safeInteger(this.take(8, this.view.getInt32(this.at(8)) * TWO_POW_32 + this.u32At(4)));
+        return this.safeInteger(this.take(8, (this.u32At(0) | 0) * TWO_POW_32 + this.u32At(4)));
       case 0xd9:
         return this.utf8(this.take(1, this.u8At(0)));
       case 0xda:
@@ -306,27 +338,67 @@ export class MsgpackReader {
 
   private u16At(offset: number): number {
     this.need(offset + 2);
-    return this.view.getUint16(this.pos + offset);
+    const at = this.pos + offset;
+    return (this.bytes[at]! << 8) | this.bytes[at + 1]!;
   }
 
   private u32At(offset: number): number {
     this.need(offset + 4);
-    return this.view.getUint32(this.pos + offset);
+    const at = this.pos + offset;
+    const b = this.bytes;
+    return b[at]! * 0x1000000 + ((b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!);
+  }
+
+  /** A big-endian float32 or float64 following the already-consumed token byte. */
+  private float(width: 4 | 8): number {
+    const at = this.at(width);
+    for (let i = 0; i < width; i++) floatBytes[i] = this.bytes[at + i]!;
+    return width === 4 ? floatView.getFloat32(0) : floatView.getFloat64(0);
   }
 }
 
 function decodeUtf8(bytes: Uint8Array, start: number, length: number, reader: MsgpackReader): string {
   // Short ASCII strings (keys, typ, ids) are the common case; TextDecoder has a fixed call cost.
-  if (length <= 24) {
-    let text = '';
-    for (let i = start; i < start + length; i++) {
-      const code = bytes[i]!;
-      if (code >= 0x80) return decodeUtf8Slow(bytes, start, length, reader);
-      text += String.fromCharCode(code);
-    }
-    return text;
-  }
+  if (length <= MAX_INTERNED)
+    return shortAscii(bytes, start, length) ?? decodeUtf8Slow(bytes, start, length, reader);
   return decodeUtf8Slow(bytes, start, length, reader);
+}
+
+/** Strings up to this many bytes go through the table of recent short strings. */
+const MAX_INTERNED = 24;
+const INTERN_SLOTS = 1024;
+/**
+ * The last short ASCII string decoded per hash slot. Map keys, `typ` values, tenant and device ids
+ * repeat in every frame: found here they cost no allocation (a string built byte by byte cost one
+ * intermediate string per byte). A different string in the slot is simply replaced.
+ */
+const interned: string[] = new Array<string>(INTERN_SLOTS).fill('');
+/** Per length, an array of char codes to build a string from in one call. */
+const charCodes: number[][] = Array.from({ length: MAX_INTERNED + 1 }, (_, n) =>
+  new Array<number>(n).fill(0),
+);
+
+/** The ASCII string at `start`, or undefined when a byte is not ASCII. */
+function shortAscii(bytes: Uint8Array, start: number, length: number): string | undefined {
+  let hash = length;
+  for (let i = start; i < start + length; i++) {
+    const code = bytes[i]!;
+    if (code >= 0x80) return undefined;
+    hash = (Math.imul(hash, 31) + code) | 0;
+  }
+  const slot = (hash ^ (hash >>> 15)) & (INTERN_SLOTS - 1);
+  const known = interned[slot]!;
+  if (known.length === length && sameAscii(known, bytes, start)) return known;
+  const codes = charCodes[length]!;
+  for (let i = 0; i < length; i++) codes[i] = bytes[start + i]!;
+  const text = String.fromCharCode.apply(null, codes);
+  interned[slot] = text;
+  return text;
+}
+
+function sameAscii(text: string, bytes: Uint8Array, start: number): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) !== bytes[start + i]) return false;
+  return true;
 }
 
 /**
@@ -355,7 +427,9 @@ export class MsgpackWriter {
   private buf: Uint8Array;
   private view: DataView;
   private pos = 0;
+  /** As MsgpackReader's: `segments[0 … depth)`. */
   private readonly segments: PathSegment[] = [];
+  private depth = 0;
   private readonly maxDepth: number;
 
   constructor(initialSize = 256, maxDepth = DEFAULT_MAX_DEPTH) {
@@ -369,11 +443,11 @@ export class MsgpackWriter {
   }
 
   enter(segment: PathSegment): void {
-    this.segments.push(segment);
+    this.segments[this.depth++] = segment;
   }
 
   leave(): void {
-    this.segments.pop();
+    this.depth--;
   }
 
   finish(): Uint8Array {
@@ -388,7 +462,7 @@ export class MsgpackWriter {
   /** Starts over, keeping the grown buffer unless it is over `maxKeptBytes` (a scratch writer). */
   reset(maxKeptBytes = Number.POSITIVE_INFINITY): void {
     this.pos = 0;
-    this.segments.length = 0;
+    this.depth = 0;
     if (this.buf.length > maxKeptBytes) {
       this.buf = new Uint8Array(maxKeptBytes);
       this.view = new DataView(this.buf.buffer);
@@ -397,7 +471,7 @@ export class MsgpackWriter {
 
   fail(message: string): never {
     throw new ProtocolError(PROTOCOL_ERROR.UNSUPPORTED, message, {
-      path: joinPath(undefined, this.segments),
+      path: joinPath(undefined, this.segments, this.depth),
     });
   }
 
@@ -473,11 +547,12 @@ export class MsgpackWriter {
   /** Plain object as a map, skipping keys whose value is undefined (like JSON.stringify). */
   map(object: object, depth: number): void {
     const record = object as Record<string, unknown>;
-    const keys = Object.keys(record);
+    // for-in over own keys visits them in Object.keys order without building the array.
     let defined = 0;
-    for (const key of keys) if (record[key] !== undefined) defined++;
+    for (const key in record) if (Object.hasOwn(record, key) && record[key] !== undefined) defined++;
     this.mapHeader(defined);
-    for (const key of keys) {
+    for (const key in record) {
+      if (!Object.hasOwn(record, key)) continue;
       const value = record[key];
       if (value === undefined) continue;
       if (key === '__proto__') this.fail('map key __proto__ is not allowed');
@@ -622,9 +697,38 @@ export function decodeMsgpack(bytes: Uint8Array, options: DecodeMsgpackOptions =
   if (!(bytes instanceof Uint8Array)) {
     throw new ProtocolError(PROTOCOL_ERROR.WRONG_TYPE, 'expected a Uint8Array', { path: options.path });
   }
-  const reader = new MsgpackReader(bytes, options.maxDepth ?? DEFAULT_MAX_DEPTH, options.path);
-  const value = reader.readValue(0);
-  if (reader.remaining > 0)
-    reader.fail(PROTOCOL_ERROR.TRAILING_BYTES, `${reader.remaining} bytes after the value`);
-  return value;
+  const reader = takeReader(bytes, options.maxDepth ?? DEFAULT_MAX_DEPTH, options.path);
+  try {
+    const value = reader.readValue(0);
+    if (reader.remaining > 0)
+      reader.fail(PROTOCOL_ERROR.TRAILING_BYTES, `${reader.remaining} bytes after the value`);
+    return value;
+  } finally {
+    giveBack(reader);
+  }
+}
+
+/** The decoders' reader, lent to one decode at a time (decoding never re-enters itself). */
+const sharedReader = new MsgpackReader(NO_BYTES);
+let sharedReaderLent = false;
+
+/**
+ * A reader over `bytes`: the shared one when it is free, else a new one. Pair with `giveBack` in a
+ * `finally`, so that an error leaves the shared reader free (and holding no input).
+ */
+export function takeReader(
+  bytes: Uint8Array,
+  maxDepth = DEFAULT_MAX_DEPTH,
+  basePath?: string,
+): MsgpackReader {
+  if (sharedReaderLent) return new MsgpackReader(bytes, maxDepth, basePath);
+  sharedReaderLent = true;
+  sharedReader.reset(bytes, maxDepth, basePath);
+  return sharedReader;
+}
+
+export function giveBack(reader: MsgpackReader): void {
+  if (reader !== sharedReader) return;
+  reader.release();
+  sharedReaderLent = false;
 }

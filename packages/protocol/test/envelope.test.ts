@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest';
 import {
   decodeProtoMsg,
   encodeProtoMsg,
+  encodeProtoMsgScratch,
   isFleetwireProto,
   MENDER_DEVICE_MAX_FRAME_BYTES,
+  MsgpackWriter,
   msgIdOf,
   PROTO,
   PROTOCOL_ERROR,
@@ -358,6 +360,53 @@ describe('properties', () => {
     );
   });
 
+  it('encodes the bytes of the reference encoder (a fresh writer per message), scratch or not', () => {
+    fc.assert(
+      fc.property(protoMsg, protoMsg, (a, b) => {
+        const copyA = encodeProtoMsg(a);
+        const scratchB = encodeProtoMsgScratch(b);
+        expect(toHex(scratchB)).toBe(toHex(referenceEncoding(b)));
+        // The shared writer was reused for b: a's copy must not have changed.
+        expect(toHex(copyA)).toBe(toHex(referenceEncoding(a)));
+        expect(toHex(encodeProtoMsg(b))).toBe(toHex(referenceEncoding(b)));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('an encode inside an encode (a getter in props) does not disturb the outer one', () => {
+    const inner: ProtoMsg = { hdr: { proto: PROTO.COMMAND, typ: 'ack' }, body: Uint8Array.of(0x80) };
+    let innerBytes: Uint8Array | undefined;
+    const props = {
+      get nested() {
+        innerBytes = encodeProtoMsg(inner);
+        return 'x';
+      },
+    };
+    const outer: ProtoMsg = { hdr: { proto: PROTO.CONTROL, typ: 'ack', props } };
+    const bytes = encodeProtoMsgScratch(outer);
+    expect(decodeProtoMsg(bytes).hdr.props).toEqual({ nested: 'x' });
+    expect(decodeProtoMsg(innerBytes!)).toEqual(inner);
+  });
+
+  it('decoded messages stay intact while later frames are decoded (the reader is reused)', () => {
+    fc.assert(
+      fc.property(fc.array(protoMsg, { minLength: 2, maxLength: 6 }), (msgs) => {
+        const decoded = msgs.map((msg) => decodeProtoMsg(encodeProtoMsg(msg)));
+        expect(decoded).toEqual(msgs.map(normalise));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('a failed decode leaves the next one unaffected, with the right error path', () => {
+    const bad = encodeProtoMsg({ hdr: { proto: PROTO.CONTROL, typ: 'ping', props: { a: 1 } } });
+    // props.a: 0xc1 (reserved) instead of the value 1.
+    bad[bad.length - 1] = 0xc1;
+    expect(() => decodeProtoMsg(bad)).toThrow(expect.objectContaining({ path: 'hdr.props.a' }));
+    expect(decodeProtoMsg(GO_CONTROL_PING)).toEqual({ hdr: { proto: PROTO.CONTROL, typ: 'ping' } });
+  });
+
   const onlyProtocolErrors = (bytes: Uint8Array) => {
     try {
       decodeProtoMsg(bytes, { maxFrameBytes: 4096, maxBodyBytes: 1024 });
@@ -385,3 +434,33 @@ describe('properties', () => {
     );
   });
 });
+
+/** The envelope as encodeProtoMsg wrote it before it used a shared writer (Go's layout, see above). */
+function referenceEncoding(msg: ProtoMsg): Uint8Array {
+  const writer = new MsgpackWriter(64);
+  const { hdr, body } = msg;
+  const hasBody = body !== undefined && body.length > 0;
+  const props = Object.values(hdr.props ?? {}).filter((v) => v !== undefined).length;
+  writer.mapHeader(hasBody ? 2 : 1);
+  writer.string('hdr');
+  writer.mapHeader(1 + (hdr.typ ? 1 : 0) + (hdr.sid ? 1 : 0) + (props > 0 ? 1 : 0));
+  writer.string('proto');
+  writer.uint16Fixed(hdr.proto);
+  if (hdr.typ) {
+    writer.string('typ');
+    writer.string(hdr.typ);
+  }
+  if (hdr.sid) {
+    writer.string('sid');
+    writer.string(hdr.sid);
+  }
+  if (props > 0) {
+    writer.string('props');
+    writer.map(hdr.props!, 2);
+  }
+  if (hasBody) {
+    writer.string('body');
+    writer.bin(body);
+  }
+  return writer.finish();
+}

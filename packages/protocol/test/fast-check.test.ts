@@ -1,7 +1,22 @@
 import { Compile } from 'typebox/compile';
 import { describe, expect, it } from 'vitest';
-import { acceptsTelemetryMessage, acceptsTelemetryRecordBody } from '../src/fast-check.ts';
-import { TelemetryMessage, TelemetryRecordBody, validatePayload } from '../src/index.ts';
+import {
+  acceptsCommandAckBody,
+  acceptsCommandReply,
+  acceptsCommandRequestBody,
+  acceptsCommandResultBody,
+  acceptsTelemetryMessage,
+  acceptsTelemetryRecordBody,
+} from '../src/fast-check.ts';
+import {
+  CommandAckBody,
+  CommandReply,
+  CommandRequestBody,
+  CommandResultBody,
+  TelemetryMessage,
+  TelemetryRecordBody,
+  validatePayload,
+} from '../src/index.ts';
 import { int, prng, type Random } from './random.ts';
 
 /** A valid record with every optional part, as the edges produce them. */
@@ -87,6 +102,48 @@ describe('fast accept paths agree with the TypeBox schemas', () => {
       schema: TelemetryRecordBody,
       make: (random: Random) => ({
         records: Array.from({ length: 1 + int(random, 4) }, () => record(random, false)),
+      }),
+    },
+    {
+      name: 'CommandRequestBody',
+      accepts: acceptsCommandRequestBody,
+      schema: CommandRequestBody,
+      make: (random: Random) => ({
+        commandId: `c${int(random, 1e6)}`,
+        name: ['get_d_parameters', 'reboot', 'codec12', 'a.b-c'][int(random, 4)],
+        ...(random() < 0.5 ? { expiresAt: 1_700_000_000_000 + int(random, 1e9) } : {}),
+      }),
+    },
+    {
+      name: 'CommandAckBody',
+      accepts: acceptsCommandAckBody,
+      schema: CommandAckBody,
+      make: (random: Random) => ({ commandId: `c${int(random, 1e6)}` }),
+    },
+    {
+      name: 'CommandResultBody',
+      accepts: acceptsCommandResultBody,
+      schema: CommandResultBody,
+      make: (random: Random) => ({
+        commandId: `c${int(random, 1e6)}`,
+        ok: random() < 0.5,
+        ...(random() < 0.7 ? { output: 'x'.repeat(int(random, 300)) } : {}),
+        ...(random() < 0.3 ? { error: 'failed' } : {}),
+      }),
+    },
+    {
+      name: 'CommandReply',
+      accepts: acceptsCommandReply,
+      schema: CommandReply,
+      make: (random: Random) => ({
+        tenant: 'default',
+        deviceId: `gw-${int(random, 5000)}`,
+        ...(random() < 0.8 ? { commandId: `c${int(random, 1e6)}` } : {}),
+        ...(random() < 0.3 ? { text: 'Ver:03.27' } : {}),
+        ...(random() < 0.5 ? { ok: random() < 0.5 } : {}),
+        ...(random() < 0.5 ? { output: '{"serial":"SN-1"}' } : {}),
+        ...(random() < 0.2 ? { error: 'failed' } : {}),
+        receivedAt: 1_700_000_000_000 + int(random, 1e9),
       }),
     },
   ];

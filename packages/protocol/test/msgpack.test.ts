@@ -68,6 +68,46 @@ describe('integer and float formats', () => {
     expect(decodeMsgpack(hex('ca3fc00000'))).toBe(1.5);
   });
 
+  it('decodes every integer width and both float widths, signed and unsigned', () => {
+    const encodings = (value: number): string[] => {
+      const view = new DataView(new ArrayBuffer(9));
+      const out: string[] = [];
+      const put = (token: number, width: number, write: (at: number) => void) => {
+        view.setUint8(0, token);
+        write(1);
+        out.push(toHex(new Uint8Array(view.buffer, 0, width + 1)));
+      };
+      if (value >= -0x80 && value < 0x80) put(0xd0, 1, (at) => view.setInt8(at, value));
+      if (value >= -0x8000 && value < 0x8000) put(0xd1, 2, (at) => view.setInt16(at, value));
+      put(0xd2, 4, (at) => view.setInt32(at, value));
+      put(0xd3, 8, (at) => view.setBigInt64(at, BigInt(value)));
+      if (value >= 0 && value <= 0xff) put(0xcc, 1, (at) => view.setUint8(at, value));
+      if (value >= 0 && value <= 0xffff) put(0xcd, 2, (at) => view.setUint16(at, value));
+      if (value >= 0) put(0xce, 4, (at) => view.setUint32(at, value));
+      if (value >= 0) put(0xcf, 8, (at) => view.setBigUint64(at, BigInt(value)));
+      return out;
+    };
+    fc.assert(
+      fc.property(fc.integer({ min: -0x80000000, max: 0x7fffffff }), (value) => {
+        for (const bytes of encodings(value)) expect(decodeMsgpack(hex(bytes))).toBe(value);
+      }),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(fc.double({ noNaN: true }), (value) => {
+        const bytes = new Uint8Array(9);
+        const view = new DataView(bytes.buffer);
+        bytes[0] = 0xcb;
+        view.setFloat64(1, value);
+        expect(Object.is(decodeMsgpack(bytes), value)).toBe(true);
+        bytes[0] = 0xca;
+        view.setFloat32(1, value);
+        expect(Object.is(decodeMsgpack(bytes.subarray(0, 5)), Math.fround(value))).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('rejects 64-bit integers outside the safe range', () => {
     expect(() => decodeMsgpack(hex('cf0020000000000000'))).toThrow(ProtocolError);
     expect(() => decodeMsgpack(hex('d3ffdfffffffffffff'))).toThrow(ProtocolError);
@@ -95,6 +135,22 @@ describe('strings, bins and containers', () => {
     writer.raw(encodeMsgpack('k'.repeat(40)));
     writer.raw(encodeMsgpack('v'.repeat(40)));
     expect(decodeMsgpack(writer.finish())).toEqual({ key: 1, ['k'.repeat(40)]: 'v'.repeat(40) });
+  });
+
+  it('decodes short strings right whatever was decoded before (they share a table of recent ones)', () => {
+    // Far more distinct strings than the table has slots, so slots are taken over again and again.
+    const text = fc.oneof(
+      fc.string({ unit: 'grapheme-ascii', maxLength: 24 }),
+      fc.string({ unit: 'binary', maxLength: 12 }),
+    );
+    fc.assert(
+      fc.property(fc.array(text, { minLength: 50, maxLength: 200 }), (texts) => {
+        const decoded = decodeMsgpack(encodeMsgpack(texts));
+        expect(decoded).toEqual(texts);
+        for (const t of texts) expect(decodeMsgpack(encodeMsgpack(t))).toBe(t);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('encodes multi-byte UTF-8 and surrogate pairs', () => {

@@ -1,5 +1,5 @@
-import { EdgeLease, PresenceRecorder } from '@fleetwire/edge-kit';
-import { DEFAULT_TENANT, parseEdgeId, parseTenantId, TRANSPORT } from '@fleetwire/protocol';
+import { EdgeLease, edgeIdOf, PresenceRecorder } from '@fleetwire/edge-kit';
+import { DEFAULT_TENANT, parseTenantId, TRANSPORT } from '@fleetwire/protocol';
 import {
   JetStreamPublisher,
   provisioningFor,
@@ -27,9 +27,7 @@ export const edgeTcp: ServiceDefinition<typeof edgeTcpConfig, { port: number; st
   async start(ctx) {
     const { config, nats, log } = ctx;
     const topology = topologyOf(config);
-    const edgeId = parseEdgeId(
-      config.edgeId ?? config.instanceId.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64),
-    );
+    const edgeId = edgeIdOf(config);
     const publisher = new JetStreamPublisher(nats.nc, {
       timeoutMs: config.publishTimeoutMs,
       coalesceWrites: true,

@@ -21,13 +21,17 @@ import {
   decodePayload,
   decodeProtoMsg,
   encodePayload,
+  encodePayloadScratch,
   encodeProtoMsg,
+  encodeProtoMsgScratch,
   isProtocolError,
   MSG_TYPE,
   PROTO,
   type ProtoMsg,
   type Subjects,
   type TenantId,
+  UP_KIND,
+  type UpKind,
 } from '@fleetwire/protocol';
 import type { JetStreamPublisher, Logger } from '@fleetwire/runtime';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
@@ -98,12 +102,16 @@ export class DeviceSocket extends WebSocket {
 
   set _autoPongComplete(_ignored: () => void) {}
 
-  /** Sends one binary message, framed here and written at once when ws's sender allows it. */
+  /**
+   * Sends one binary message, framed here and written at once when ws's sender allows it. Without
+   * a prebuilt `frame`, `message` may be a scratch view (encodeProtoMsgScratch): it is copied (into
+   * the frame, or for ws, which may queue it) before this returns.
+   */
   sendBinary(message: Uint8Array, frame?: Buffer): void {
     const socket =
       message.length <= MAX_DIRECT_PAYLOAD ? directSocketOf(this as unknown as WsInternals) : undefined;
     if (socket) socket.write(frame ?? binaryFrame(message));
-    else this.send(message);
+    else this.send(frame ? message : message.slice());
   }
 
   override emit(event: string | symbol, ...args: unknown[]): boolean {
@@ -163,14 +171,26 @@ const PONG_FRAME = binaryFrame(PONG);
 /** control/ping as fleetwire's encoder (and so the simulator) writes it. */
 const PING = Buffer.from(encodeProtoMsg({ hdr: { proto: PROTO.CONTROL, typ: MSG_TYPE.CONTROL.PING } }));
 const CONTROL_FRAME = { proto: 'control' } as const;
-const PROTO_LABEL: Readonly<Record<number, string>> = {
-  [PROTO.CONTROL]: 'control',
-  [PROTO.TELEMETRY]: 'telemetry',
-  [PROTO.EVENT]: 'event',
-  [PROTO.STATUS]: 'status',
-  [PROTO.COMMAND]: 'command',
-  [PROTO.LOG]: 'log',
+/** Metric labels per proto, made once (a label object per frame was garbage per frame). */
+const PROTO_LABEL: Readonly<Record<number, { proto: string }>> = {
+  [PROTO.CONTROL]: CONTROL_FRAME,
+  [PROTO.TELEMETRY]: { proto: 'telemetry' },
+  [PROTO.EVENT]: { proto: 'event' },
+  [PROTO.STATUS]: { proto: 'status' },
+  [PROTO.COMMAND]: { proto: 'command' },
+  [PROTO.LOG]: { proto: 'log' },
 };
+const OTHER_PROTO = { proto: 'other' } as const;
+const INVALID_FRAME = { proto: 'invalid' } as const;
+const COMMAND_OUTCOME = {
+  SENT: { outcome: 'sent' },
+  BAD_REQUEST: { outcome: 'bad_request' },
+  CLOSING: { outcome: 'closing' },
+  BACKLOGGED: { outcome: 'backlogged' },
+} as const;
+/** The envelope of every command written to a device (its body is the request's, see #sendCommand). */
+const COMMAND_REQUEST_HDR = { proto: PROTO.COMMAND, typ: MSG_TYPE.COMMAND.REQUEST } as const;
+const COMMAND_ACK_HDR = { proto: PROTO.COMMAND, typ: MSG_TYPE.COMMAND.ACK } as const;
 /** How long after going online a connection repeats its close order (a cluster's interest has spread by then). */
 const REANNOUNCE_AFTER_MS = 1_000;
 /** Close-frame reasons are limited to 123 bytes. */
@@ -205,6 +225,8 @@ export class DeviceChannel {
   #pendingOrder: CloseOrder | undefined;
   /** When the sweep repeats this connection's close order (0: done), see `announceClaim`. */
   #reannounceAt = 0;
+  /** `up.<device>.reply`, made at the first command answer: two answers per command otherwise built it twice. */
+  #replySubject: string | undefined;
 
   constructor(ws: DeviceSocket, session: DeviceSession, ctx: ChannelContext, now = Date.now()) {
     this.#ws = ws;
@@ -276,11 +298,11 @@ export class DeviceChannel {
     try {
       msg = decodeProtoMsg(data, { maxFrameBytes: this.#ctx.maxFrameBytes });
     } catch (err) {
-      this.#ctx.metrics.frames.inc({ proto: 'invalid' });
+      this.#ctx.metrics.frames.inc(INVALID_FRAME);
       this.#sendError(400, isProtocolError(err) ? err.message : 'undecodable frame');
       return;
     }
-    this.#ctx.metrics.frames.inc({ proto: PROTO_LABEL[msg.hdr.proto] ?? 'other' });
+    this.#ctx.metrics.frames.inc(PROTO_LABEL[msg.hdr.proto] ?? OTHER_PROTO);
     if (msg.hdr.proto === PROTO.CONTROL) this.#onControl(msg);
     else if (this.#state === STATE.OPEN) this.#onUplink(msg, now);
     else this.#sendError(400, 'send control/open first', msg);
@@ -457,26 +479,29 @@ export class DeviceChannel {
   #publish(uplink: Extract<Uplink, { kind: 'publish' }>, msg: ProtoMsg): void {
     const tenant = this.#tenant;
     const deviceId = this.#deviceId;
-    const { publisher, subjects, log } = this.#ctx;
+    const { publisher, log } = this.#ctx;
     const { msgid, commandId } = uplink;
-    const subject = subjects.up(tenant, deviceId, uplink.upKind);
+    const subject = this.#upSubject(uplink.upKind);
     // A resend of the same msgid (e.g. after a reconnect) is dropped by the stream's duplicate window.
-    const durable = publisher.publish(
-      subject,
-      uplink.bytes,
-      msgid === undefined ? {} : { msgId: `${tenant}:${deviceId}:${msgid}` },
-    );
-    durable.then(
-      () => {
-        if (commandId !== undefined)
-          log.info({ deviceId, commandId, typ: msg.hdr.typ }, 'command reply published');
-        if (msgid !== undefined) this.#sendAck(msgid);
-      },
-      (err: Error) => {
+    const msgId = msgid === undefined ? undefined : `${tenant}:${deviceId}:${msgid}`;
+    // A callback, not a promise: one closure per message instead of a promise, its executor and
+    // two reaction closures.
+    publisher.send(subject, uplink.bytes, msgId, (err) => {
+      if (err) {
         log.warn({ deviceId, commandId, kind: uplink.upKind, err: err.message }, 'uplink not durable');
         if (msgid !== undefined) this.#sendError(503, 'not durable, retry', msg);
-      },
-    );
+        return;
+      }
+      if (commandId !== undefined && log.isLevelEnabled('info'))
+        log.info({ deviceId, commandId, typ: msg.hdr.typ }, 'command reply published');
+      if (msgid !== undefined) this.#sendAck(msgid);
+    });
+  }
+
+  #upSubject(kind: UpKind): string {
+    if (kind !== UP_KIND.REPLY) return this.#ctx.subjects.up(this.#tenant, this.#deviceId, kind);
+    this.#replySubject ??= this.#ctx.subjects.up(this.#tenant, this.#deviceId, UP_KIND.REPLY);
+    return this.#replySubject;
   }
 
   /** A message on the device's down subject (the channel is its subscription's receiver). */
@@ -517,34 +542,29 @@ export class DeviceChannel {
     try {
       body = decodePayload(request.body, CommandRequestBody);
     } catch (err) {
-      metrics.commands.inc({ outcome: 'bad_request' });
+      metrics.commands.inc(COMMAND_OUTCOME.BAD_REQUEST);
       respondError(natsMsg, DOWNLINK_ERROR.BAD_REQUEST, (err as Error).message);
       return;
     }
     const { commandId } = body;
     if (this.#state !== STATE.OPEN || this.#ws.readyState !== WebSocket.OPEN) {
-      metrics.commands.inc({ outcome: 'closing' });
+      metrics.commands.inc(COMMAND_OUTCOME.CLOSING);
       respondError(natsMsg, DOWNLINK_ERROR.UNAVAILABLE, 'connection closing');
       return;
     }
     if (this.#ws.bufferedAmount > maxBufferedBytes) {
-      metrics.commands.inc({ outcome: 'backlogged' });
+      metrics.commands.inc(COMMAND_OUTCOME.BACKLOGGED);
       respondError(natsMsg, DOWNLINK_ERROR.UNAVAILABLE, 'the device is not reading: too much unsent data');
       return;
     }
-    this.#send(
-      encodeProtoMsg({
-        hdr: { proto: PROTO.COMMAND, typ: MSG_TYPE.COMMAND.REQUEST },
-        body: encodePayload(CommandRequestBody, body),
-      }),
-    );
-    metrics.commands.inc({ outcome: 'sent' });
-    log.info({ deviceId: this.deviceId, commandId, name: body.name }, 'command sent to device');
+    // The request's body went through the schema above; the device gets it as it came (the
+    // dispatcher encodes it with encodePayload, so these are the bytes re-encoding would give).
+    this.#send(encodeProtoMsgScratch({ hdr: COMMAND_REQUEST_HDR, body: request.body }));
+    metrics.commands.inc(COMMAND_OUTCOME.SENT);
+    if (log.isLevelEnabled('info'))
+      log.info({ deviceId: this.deviceId, commandId, name: body.name }, 'command sent to device');
     natsMsg.respond(
-      encodeProtoMsg({
-        hdr: { proto: PROTO.COMMAND, typ: MSG_TYPE.COMMAND.ACK },
-        body: encodePayload(CommandAckBody, { commandId }),
-      }),
+      encodeProtoMsg({ hdr: COMMAND_ACK_HDR, body: encodePayloadScratch(CommandAckBody, { commandId }) }),
     );
   }
 
@@ -560,7 +580,7 @@ export class DeviceChannel {
   #sendAck(msgid: string): void {
     if (
       this.#send(
-        encodeProtoMsg({ hdr: { proto: PROTO.CONTROL, typ: MSG_TYPE.CONTROL.ACK, props: { msgid } } }),
+        encodeProtoMsgScratch({ hdr: { proto: PROTO.CONTROL, typ: MSG_TYPE.CONTROL.ACK, props: { msgid } } }),
       )
     ) {
       this.#ctx.metrics.acks.inc();
@@ -597,6 +617,7 @@ export class DeviceChannel {
     );
   }
 
+  /** `message` may be a scratch view: see DeviceSocket.sendBinary. */
   #send(message: Uint8Array, frame?: Buffer): boolean {
     if (this.#ws.readyState !== WebSocket.OPEN) return false;
     this.#ws.sendBinary(message, frame);

@@ -367,6 +367,23 @@ describe('edge-ws channel: frames, commands, limits, presence (real NATS, Postgr
     expect(replies[1]).toMatchObject({ commandId: 'cmd-1', ok: true, output: 'logged' });
     sub.unsubscribe();
 
+    // The device gets the request's body as it came (checked, not decoded and encoded again): here
+    // a map16 header where the edge's encoder would write a fixmap.
+    const key = (text: string) => [...encodeMsgpack(text)];
+    const asSent = Uint8Array.of(
+      0xde,
+      0,
+      2,
+      ...key('commandId'),
+      ...key('cmd-2'),
+      ...key('name'),
+      ...key('reboot'),
+    );
+    await request({ hdr: { proto: PROTO.COMMAND, typ: MSG_TYPE.COMMAND.REQUEST }, body: asSent });
+    const forwarded = await client.next((m) => m.hdr.proto === PROTO.COMMAND);
+    expect(Buffer.from(forwarded.body!).toString('hex')).toBe(Buffer.from(asSent).toString('hex'));
+    expect(decodePayload(forwarded.body, CommandRequestBody)).toEqual({ commandId: 'cmd-2', name: 'reboot' });
+
     // Anything but COMMAND/request is unsupported (422); a malformed request is a 400.
     const unsupported = decodeProtoMsg((await request({ hdr: { proto: PROTO.SHELL, typ: 'new' } })).data);
     expect(unsupported.hdr.typ).toBe(MSG_TYPE.CONTROL.ERROR);
