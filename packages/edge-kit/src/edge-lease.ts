@@ -48,6 +48,8 @@ export class EdgeLease {
   readonly #key: string;
   #revision = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** The refresh under way: a second one would find the revision the first just moved and call it lost. */
+  #refreshing: Promise<void> | undefined;
 
   constructor(deps: EdgeLeaseDeps) {
     this.#deps = deps;
@@ -61,7 +63,14 @@ export class EdgeLease {
     this.#timer.unref();
   }
 
-  async refresh(): Promise<void> {
+  refresh(): Promise<void> {
+    this.#refreshing ??= this.#refresh().finally(() => {
+      this.#refreshing = undefined;
+    });
+    return this.#refreshing;
+  }
+
+  async #refresh(): Promise<void> {
     const { kv, log, edgeId } = this.#deps;
     try {
       this.#revision = await kv.update(this.#key, this.#entry(), this.#revision);
@@ -82,6 +91,8 @@ export class EdgeLease {
   /** Gives the lease back: a drained edge holds no connection, so there is nothing to reap. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
+    // A refresh still under way would otherwise find the key deleted and take it again.
+    await this.#refreshing;
     try {
       await this.#deps.kv.delete(this.#key);
     } catch (err) {

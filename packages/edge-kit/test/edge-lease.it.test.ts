@@ -41,6 +41,16 @@ describe('EdgeLease (real NATS)', () => {
     expect((await kv.get('edge-a'))?.operation).not.toBe('PUT');
   });
 
+  it('does not mistake two overlapping refreshes for a lost lease', async () => {
+    let lost = 0;
+    const lease = leaseFor('edge-c', () => lost++);
+    await lease.start();
+    await Promise.all([lease.refresh(), lease.refresh(), lease.refresh()]);
+    await lease.refresh();
+    expect(lost).toBe(0);
+    await lease.stop();
+  });
+
   it('reports a lease that vanished under it as lost, and takes it again', async () => {
     let lost = 0;
     const lease = leaseFor('edge-b', () => lost++);
