@@ -1,5 +1,6 @@
 import { jetStreamTopology, objectChunkSubject, objectStoreStreamName } from '@fleetwire/protocol';
 import {
+  coalesceSocketWrites,
   connectNats,
   createLogger,
   JetStreamPublisher,
@@ -138,6 +139,30 @@ describe('JetStream helpers (real nats-server)', () => {
     expect(new Set(acks.filter((a) => !a.duplicate).map((a) => a.seq)).size).toBe(100);
     expect(acks.filter((a) => a.duplicate)).toHaveLength(100);
     await pub.close();
+  });
+
+  it('with coalesceWrites on a connection that coalesces its writes, publishes leave in that write, not a turn later', async () => {
+    const nc = await connectTestNats(env);
+    coalesceSocketWrites(nc);
+    const socket = (
+      nc as unknown as { protocol: { transport: { socket: { write: (...a: unknown[]) => boolean } } } }
+    ).protocol.transport.socket;
+    const write = socket.write.bind(socket);
+    let writes = 0;
+    socket.write = (...args: unknown[]) => {
+      writes++;
+      return write(...args);
+    };
+    const pub = new JetStreamPublisher(nc, { coalesceWrites: true });
+    await new Promise((r) => setImmediate(r));
+    const before = writes;
+    const acks = [1, 2, 3].map((i) => pub.publish(`${env.subjectRoot}.pub.shared`, new Uint8Array([i])));
+    // The connection's write of this turn carries them: one write, done before the next turn.
+    await new Promise((r) => setImmediate(r));
+    expect(writes - before).toBe(1);
+    expect(new Set((await Promise.all(acks)).map((a) => a.seq)).size).toBe(3);
+    await pub.close();
+    await nc.close();
   });
 
   it('with coalesceWrites, a publish rejected by the connection rejects its promise', async () => {

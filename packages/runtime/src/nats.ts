@@ -120,19 +120,50 @@ export function coalesceSocketWrites(nc: NatsConnection): void {
   const protocol = (nc as unknown as { protocol: ProtocolInternals }).protocol;
   const flushNow = protocol.flushPending.bind(protocol);
   const close = protocol.close.bind(protocol);
+  const contributors = new Set<() => void>();
+  CONTRIBUTORS.set(nc, contributors);
   let scheduled = false;
   protocol.flushPending = () => {
     if (scheduled) return;
     scheduled = true;
     setImmediate(() => {
-      scheduled = false;
+      for (const append of contributors) append();
       flushNow();
+      // Reset after the microtask nats.js queued when a contributor appended to an empty buffer:
+      // that flush request is already served by this write and must not schedule another.
+      queueMicrotask(() => {
+        scheduled = false;
+      });
     });
   };
   protocol.close = (err?: Error) => {
+    for (const append of contributors) append();
     flushNow();
     return close(err);
   };
+}
+
+/** Per connection whose writes are coalesced: what appends its commands right before each write. */
+const CONTRIBUTORS = new WeakMap<NatsConnection, Set<() => void>>();
+
+/** A writer of its own protocol commands that hands them over in a coalesced connection's write. */
+export interface SocketWriteShare {
+  /** Asks for the connection's next write; `append` runs right before it. */
+  schedule(): void;
+  leave(): void;
+}
+
+/**
+ * Lets a component that buffers protocol commands of its own (the publisher's frames) hand them
+ * over at the connection's coalesced write instead of deferring them a turn of its own first, which
+ * would cost another turn before the write. Undefined when `nc`'s writes are not coalesced.
+ */
+export function shareSocketWrites(nc: NatsConnection, append: () => void): SocketWriteShare | undefined {
+  const contributors = CONTRIBUTORS.get(nc);
+  if (!contributors) return undefined;
+  const protocol = (nc as unknown as { protocol: ProtocolInternals }).protocol;
+  contributors.add(append);
+  return { schedule: () => protocol.flushPending(), leave: () => contributors.delete(append) };
 }
 
 function watchStatus(nc: NatsConnection, log: Logger): void {

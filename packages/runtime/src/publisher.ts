@@ -5,6 +5,7 @@ import {
   type NatsConnection,
   type Subscription,
 } from '@nats-io/transport-node';
+import { type SocketWriteShare, shareSocketWrites } from './nats.ts';
 import { PublishFrames } from './publish-frames.ts';
 
 export interface PubAck {
@@ -97,12 +98,15 @@ export class JetStreamPublisher {
   readonly #replyPrefix: Uint8Array;
   readonly #coalesce: boolean;
   readonly #lingerMs: number;
+  /** Frames handed over at the connection's own coalesced write (coalesceSocketWrites), if it has one. */
+  readonly #share: SocketWriteShare | undefined;
 
   /**
    * `coalesceWrites`: hand publishes to the connection once per event-loop turn (setImmediate)
    * instead of at once. A caller publishing from many I/O callbacks (one per device packet) then
    * causes one socket write per turn instead of one per callback; on a busy edge that write is the
-   * dominant cost. Costs at most one turn of latency.
+   * dominant cost. Costs at most one turn of latency. On a connection whose writes are coalesced
+   * already (coalesceSocketWrites) the frames join that write instead of waiting a turn of their own.
    *
    * `lingerMs` (with coalesceWrites): wait that long (a timer) instead of one turn before handing the
    * outbox over, so that publishes of several turns share one write, unless LINGER_MAX_BATCH publishes
@@ -120,6 +124,8 @@ export class JetStreamPublisher {
     this.#replyPrefix = Buffer.from(`${this.#prefix}.`);
     this.#protocol = this.#coalesce ? protocolOf(nc) : undefined;
     this.#frames = this.#protocol ? new PublishFrames() : undefined;
+    this.#share =
+      this.#frames && this.#lingerMs === 0 ? shareSocketWrites(nc, () => this.#flushOutbox()) : undefined;
     this.#timeoutMs = opts.timeoutMs ?? 5_000;
     this.#maxInFlight = opts.maxInFlight ?? 10_000;
     this.#sub = nc.subscribe(`${this.#prefix}.*`, { callback: (_err, msg) => this.#onAck(msg) });
@@ -182,6 +188,10 @@ export class JetStreamPublisher {
   #flushImmediate: NodeJS.Immediate | undefined;
 
   #scheduleFlush(): void {
+    if (this.#share) {
+      this.#share.schedule();
+      return;
+    }
     if (this.#flushImmediate) return;
     const waiting = this.#frames ? this.#frames.count : this.#outbox.length;
     if (this.#lingerMs > 0 && waiting < LINGER_MAX_BATCH) {
@@ -291,6 +301,7 @@ export class JetStreamPublisher {
     const deadline = Date.now() + waitMs;
     while (this.#pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     this.#closed = true;
+    this.#share?.leave();
     clearInterval(this.#timer);
     this.#sub.unsubscribe();
     for (const [token, p] of this.#pending) {
