@@ -2,6 +2,8 @@ export type { BatchConsumerOptions, BatchOutcome } from './batch-consumer.ts';
 export { ackTogether, BatchConsumer, isRedelivered } from './batch-consumer.ts';
 export type { ConfigOf, ConfigSpec, EnvVar } from './config.ts';
 export { ConfigError, describeConfig, env, loadConfig, parseDuration } from './config.ts';
+export type { PeriodicTask } from './every.ts';
+export { runEvery } from './every.ts';
 export type { Logger, LogLevel } from './logger.ts';
 export { createLogger, LOG_LEVELS } from './logger.ts';
 export type {

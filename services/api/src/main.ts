@@ -14,6 +14,7 @@ import {
   JetStreamPublisher,
   type Logger,
   provisioningFor,
+  runEvery,
   runService,
   type ServiceDefinition,
   type Sql,
@@ -132,22 +133,15 @@ export const api: ServiceDefinition<typeof apiConfig, ApiInstance> = {
  * that waits for a round in progress.
  */
 function pruneDeviceLogs(store: DeviceLogStore, everyMs: number, log: Logger): () => Promise<void> {
-  let round: Promise<void> = Promise.resolve();
-  const timer = setInterval(() => {
-    round = round.then(async () => {
-      try {
-        const pruned = await store.pruneExpired();
-        if (pruned > 0) log.info({ pruned }, 'expired device log rows deleted');
-      } catch (err) {
-        log.warn({ err }, 'expired device log rows not deleted; next round retries');
-      }
-    });
-  }, everyMs);
-  timer.unref();
-  return async () => {
-    clearInterval(timer);
-    await round;
-  };
+  const task = runEvery(
+    everyMs,
+    async () => {
+      const pruned = await store.pruneExpired();
+      if (pruned > 0) log.info({ pruned }, 'expired device log rows deleted');
+    },
+    (err) => log.warn({ err }, 'expired device log rows not deleted; next round retries'),
+  );
+  return () => task.stop();
 }
 
 if (import.meta.main) await runService(api);

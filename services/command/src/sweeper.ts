@@ -1,5 +1,5 @@
 import type { CommandLedger } from '@fleetwire/ledger';
-import type { Logger } from '@fleetwire/runtime';
+import { type Logger, type PeriodicTask, runEvery } from '@fleetwire/runtime';
 
 /**
  * Expires commands past their time to live, including those of devices that never came back (no
@@ -11,8 +11,7 @@ export class Sweeper {
   readonly #log: Logger;
   readonly #intervalMs: number;
   readonly #batch: number;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
+  #task: PeriodicTask | undefined;
 
   constructor(deps: { ledger: CommandLedger; log: Logger; intervalMs: number; batch: number }) {
     this.#ledger = deps.ledger;
@@ -22,14 +21,11 @@ export class Sweeper {
   }
 
   start(): void {
-    this.#timer = setInterval(() => {
-      this.#running ??= this.sweep()
-        .then(() => undefined)
-        .catch((err) => this.#log.error({ err }, 'sweep failed'))
-        .finally(() => {
-          this.#running = undefined;
-        });
-    }, this.#intervalMs);
+    this.#task = runEvery(
+      this.#intervalMs,
+      () => this.sweep(),
+      (err) => this.#log.error({ err }, 'sweep failed'),
+    );
   }
 
   /** Expires everything due now, a batch at a time; returns how many. */
@@ -44,7 +40,6 @@ export class Sweeper {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#running;
+    await this.#task?.stop();
   }
 }

@@ -1,5 +1,11 @@
 import type { JetStreamTopology } from '@fleetwire/protocol';
-import type { JetStreamPublisher, Logger, NatsHandle, Sql } from '@fleetwire/runtime';
+import {
+  type JetStreamPublisher,
+  type Logger,
+  type NatsHandle,
+  runEvery,
+  type Sql,
+} from '@fleetwire/runtime';
 import { Kvm } from '@nats-io/kv';
 import { stalePresencePorts } from './adapters/stale-presence.ts';
 import { ReapPlanner, sweepStalePresence } from './presence-reaper.ts';
@@ -27,22 +33,13 @@ export async function startPresenceReaper(deps: {
     log,
   });
   const planner = new ReapPlanner(edgeLeaseTtlMs / 2);
-  let sweeping: Promise<void> | undefined;
-  const sweep = async () => {
-    try {
+  const task = runEvery(
+    edgeLeaseTtlMs / 3,
+    async () => {
       const { edges, marked } = await sweepStalePresence(ports, planner);
       if (edges > 0) log.info({ edges, marked }, 'stale presence of gone edges swept');
-    } catch (err) {
-      log.warn({ err: String(err) }, 'presence sweep failed; trying again');
-    }
-  };
-  const timer = setInterval(() => {
-    sweeping ??= sweep().finally(() => {
-      sweeping = undefined;
-    });
-  }, edgeLeaseTtlMs / 3);
-  return async () => {
-    clearInterval(timer);
-    await sweeping;
-  };
+    },
+    (err) => log.warn({ err: String(err) }, 'presence sweep failed; trying again'),
+  );
+  return () => task.stop();
 }
