@@ -83,6 +83,8 @@ export class BenchStack {
       command: process.execPath,
       args: [
         '--disable-warning=ExperimentalWarning',
+        // e.g. FW_BENCH_NODE_ARGS="--trace-gc": V8 flags for every service (NODE_OPTIONS refuses some).
+        ...(process.env.FW_BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []),
         ...(this.profileDir
           ? ['--cpu-prof', `--cpu-prof-dir=${this.profileDir}`, `--cpu-prof-name=${name}.cpuprofile`]
           : []),
