@@ -8,7 +8,11 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts'],
+          include: [
+            'packages/*/test/**/*.test.ts',
+            'services/*/test/**/*.test.ts',
+            'bench/test/**/*.test.ts',
+          ],
           exclude: ['**/*.it.test.ts', '**/node_modules/**'],
         },
       },
@@ -18,6 +22,7 @@ export default defineConfig({
           include: [
             'packages/*/test/**/*.it.test.ts',
             'services/*/test/**/*.it.test.ts',
+            'bench/test/**/*.it.test.ts',
             'test/**/*.it.test.ts',
           ],
           exclude: ['**/node_modules/**'],

@@ -1,7 +1,8 @@
 /**
  * Connections: how fast edge-ws opens sessions (session start + upgrade + control/accept) and what
  * an idle connection costs it (memory, CPU with heartbeats). edge-ws runs as its own process; the
- * gateways are the simulator's SimulatedWsDevice in forked load processes. See bench/README.md.
+ * gateways run in forked load processes: the lean client (bench/src/lean-gateway.ts, default) or
+ * the simulator's SimulatedWsDevice (`--load simulator`). See bench/README.md.
  */
 import path from 'node:path';
 import { freePort } from '@fleetwire/devstack';
@@ -30,13 +31,14 @@ import {
   statementBatchesOf,
   writeHeapSnapshot,
 } from '../src/ws-gateways.ts';
-import type { ConnectReport } from '../src/ws-load-process.ts';
+import type { ConnectReport, LoadClient } from '../src/ws-load-process.ts';
 
 const USAGE = `node bench/connections/run.ts [options]
   --devices N            idle WebSocket gateways (default 15000)
   --processes N          load-generator processes (default 1; one holds at most ~19,900 sockets)
   --source-addresses N   spread connections over 127.0.0.1 … 127.0.0.N (default 8)
   --in-flight N          gateways connecting at once, per load process (default 256)
+  --load lean|simulator  the load client: raw-socket lean gateways (default) or the simulator's
   --idle S               seconds measured with every gateway connected and pinging (default 15)
   --ephemeral-pg         PostgreSQL without fsync (NOT the headline figures)
   --keep                 keep the temp folder (logs) afterwards
@@ -50,6 +52,7 @@ const opts = parseArgs(
     processes: 1,
     sourceAddresses: 8,
     inFlight: 256,
+    load: 'lean',
     idle: 15,
     ephemeralPg: false,
     keep: false,
@@ -60,6 +63,10 @@ const opts = parseArgs(
 );
 
 const CONNECT_DEADLINE_MS = 10 * 60_000;
+if (opts.load !== 'lean' && opts.load !== 'simulator') {
+  throw new Error(`--load: expected lean or simulator, got ${opts.load}\n${USAGE}`);
+}
+const client: LoadClient = opts.load;
 
 const stackOptions = {
   ephemeralPg: opts.ephemeralPg,
@@ -71,7 +78,7 @@ await withStack(stackOptions, async (stack) => {
   console.log(machineContext());
   console.log(
     `${opts.devices} gateways over ${opts.processes} load process(es), ${opts.sourceAddresses} source addresses, ` +
-      `${opts.inFlight} connecting at once per process · temp folder ${stack.dir}`,
+      `${opts.inFlight} connecting at once per process, ${client} load client · temp folder ${stack.dir}`,
   );
   const wsPort = await freePort();
   // The inspector lets the bench run a full GC in the edge before reading its memory.
@@ -108,7 +115,11 @@ await withStack(stackOptions, async (stack) => {
     sourceAddresses: opts.sourceAddresses,
     inFlight: opts.inFlight,
     cpuProf: stackOptions.cpuProf,
+    client,
+    deferStart: true,
   });
+  // Start-up is ~1 s of CPU per load process (0.2 ms per session at 5,000): not the sessions' cost.
+  await Promise.all(loads.map((l) => l.loaded));
   const processes = () => [
     { name: 'edge-ws', pid: edge.process.pid },
     { name: 'nats-server', pid: stack.nats.process.pid },
@@ -117,6 +128,7 @@ await withStack(stackOptions, async (stack) => {
   ];
   const cpuConnectA = cpuSnapshot(processes());
   const connectStart = performance.now();
+  for (const load of loads) load.begin();
   const connected = await connectAll(loads);
   const reports = connected.map((c) => c.report);
   const connectSeconds = (performance.now() - connectStart) / 1000;
@@ -265,7 +277,7 @@ function printResults(r: Results): void {
       ],
       ['edge CPU idle with heartbeats', `${edgeCpuIdle.toFixed(1)} % of a core`, ''],
       [
-        'load (simulator) RSS / heap per connection',
+        `load (${client}) RSS / heap per connection`,
         r.loadPerConnection.map((m) => `${kib(m.rss)} / ${kib(m.heap)}`).join(', '),
         '',
       ],

@@ -8,7 +8,14 @@ import path from 'node:path';
 import { hashSecret, type LogLevel, newSecret, SECRET_KIND } from '@fleetwire/runtime';
 import { CredentialStore, type StatsSnapshot, wsDeviceIds } from '@fleetwire/simulator';
 import type postgres from 'postgres';
-import type { ConnectReport, FromLoad, LoadConfig, MemoryFigures, ToLoad } from './ws-load-process.ts';
+import type {
+  ConnectReport,
+  FromLoad,
+  LoadClient,
+  LoadConfig,
+  MemoryFigures,
+  ToLoad,
+} from './ws-load-process.ts';
 
 export const GATEWAY_SEED = 'bench';
 
@@ -45,6 +52,13 @@ export interface LoadOptions {
   logLevel?: LogLevel;
   /** Write a V8 CPU profile of each load process into this folder. */
   cpuProf?: string | undefined;
+  /** The simulator's gateways (default; they answer commands) or the lean client (bench/src/lean-gateway.ts). */
+  client?: LoadClient;
+  /**
+   * Start the gateways only at each LoadProcess's begin(), so that a CPU window opened after
+   * `loaded` leaves out the processes' start-up (compiling the workspace's TypeScript).
+   */
+  deferStart?: boolean;
 }
 
 /** One forked load-generator process (bench/src/ws-load-process.ts). */
@@ -52,10 +66,15 @@ export class LoadProcess {
   readonly child: ChildProcess;
   /** Every gateway's first connection accepted; with the process's memory before it started them. */
   readonly connected: Promise<{ report: ConnectReport; baseline: MemoryFigures }>;
+  /** The process has loaded its modules (its first progress message) and can start at once. */
+  readonly loaded: Promise<void>;
   progress = 0;
   #waiters: Array<{ type: FromLoad['type']; resolve: (m: FromLoad) => void }> = [];
+  readonly #config: LoadConfig;
 
-  constructor(config: LoadConfig, cpuProf?: string) {
+  /** `deferStart`: the gateways start at begin(), not as soon as the process has loaded. */
+  constructor(config: LoadConfig, cpuProf?: string, deferStart = false) {
+    this.#config = config;
     const profile = cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${cpuProf}`] : [];
     this.child = fork(path.join(import.meta.dirname, 'ws-load-process.ts'), [], {
       execArgv: ['--disable-warning=ExperimentalWarning', '--expose-gc', ...profile],
@@ -66,12 +85,22 @@ export class LoadProcess {
       this.#wait('connected').then((m) => resolve(m as { report: ConnectReport; baseline: MemoryFigures }));
     });
     this.connected.catch(() => {});
+    this.loaded = new Promise((resolve, reject) => {
+      this.child.once('exit', (code) => reject(new Error(`load process exited (${code}) before loading`)));
+      this.#wait('progress').then(() => resolve());
+    });
+    this.loaded.catch(() => {});
     this.child.on('message', (message: FromLoad) => {
       if (message.type === 'progress') this.progress = message.connected;
       const i = this.#waiters.findIndex((w) => w.type === message.type);
       if (i >= 0) this.#waiters.splice(i, 1)[0]!.resolve(message);
     });
-    this.#send({ type: 'start', config });
+    if (!deferStart) this.begin();
+  }
+
+  /** Starts the gateways (queued until the process has loaded). */
+  begin(): void {
+    this.#send({ type: 'start', config: this.#config });
   }
 
   get pid(): number {
@@ -135,8 +164,10 @@ export function startLoad(opts: LoadOptions): LoadProcess[] {
           sourceAddresses: opts.sourceAddresses,
           inFlight: opts.inFlight,
           logLevel: opts.logLevel ?? 'error',
+          client: opts.client ?? 'simulator',
         },
         opts.cpuProf,
+        opts.deferStart,
       ),
     );
   }

@@ -1,7 +1,8 @@
 /**
- * A load-generator process for the WebSocket benchmarks: simulated gateways (the simulator's own
- * SimulatedWsDevice) connected to edge-ws, at most `inFlight` connecting at a time, then kept idle
- * with heartbeats (answering commands) until told to stop. A process holds at most ~19,900 sockets
+ * A load-generator process for the WebSocket benchmarks: gateways connected to edge-ws, at most
+ * `inFlight` connecting at a time, then kept idle with heartbeats until told to stop. The gateways
+ * are the simulator's own SimulatedWsDevice (answering commands) or, with `client: 'lean'`, the
+ * lean client of bench/src/lean-gateway.ts (same bytes, far less CPU; heartbeats only). A process holds at most ~19,900 sockets
  * (RLIMIT_NOFILE 20,000), which is why the parent may start several. Driven over IPC by
  * bench/src/ws-gateways.ts.
  */
@@ -17,6 +18,7 @@ import {
   type StatsSnapshot,
   wsDeviceId,
 } from '@fleetwire/simulator';
+import { type LeanFleet, LeanGateway, RandomPool, SessionClient } from './lean-gateway.ts';
 import type { GcPauses, LoopFigures } from './ws-gateways.ts';
 
 export interface LoadConfig {
@@ -29,7 +31,11 @@ export interface LoadConfig {
   sourceAddresses: number;
   inFlight: number;
   logLevel: LogLevel;
+  /** Which gateways: the simulator's (default) or the lean client. */
+  client?: LoadClient;
 }
+
+export type LoadClient = 'lean' | 'simulator';
 
 export type ToLoad =
   | { type: 'start'; config: LoadConfig }
@@ -88,11 +94,38 @@ function memoryAfterGc(): MemoryFigures {
   return { rss, heapUsed };
 }
 
-async function run(config: LoadConfig): Promise<{ devices: SimulatedWsDevice[]; stats: FleetStats }> {
+/** A gateway as the connect bookkeeping sees it (SimulatedWsDevice, LeanGateway). */
+interface Gateway {
+  readonly id: string;
+  readonly connections: number;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+interface Running {
+  gateways: Gateway[];
+  stats: FleetStats;
+  credentials: CredentialStore;
+}
+
+/** What either client reports back, per attempt. */
+interface Observer {
+  accepted(gateway: Gateway, timing: { sessionMs: number; totalMs: number }): void;
+  connectFailed(gateway: Gateway, reason: string): void;
+}
+
+interface Fleet {
+  stats: FleetStats;
+  credentials: CredentialStore;
+  /** Gateway `i` of the fleet, reporting to `observer`. */
+  make(i: number, observer: Observer): Gateway;
+  /** Every gateway's first connection is accepted: drop what only connecting needed. */
+  connected(): void;
+}
+
+async function run(config: LoadConfig): Promise<Running> {
   const baseline = memoryAfterGc();
-  const stats = new FleetStats();
-  const log = createLogger('bench-load', `load-${process.pid}`, config.logLevel);
-  const credentials = CredentialStore.open(config.stateDir);
+  const fleet = config.client === 'lean' ? leanFleet(config) : simulatorFleet(config);
   const report: ConnectReport = {
     firstStartAt: Date.now(),
     lastAcceptAt: 0,
@@ -101,35 +134,73 @@ async function run(config: LoadConfig): Promise<{ devices: SimulatedWsDevice[]; 
     failures: 0,
     failureSamples: [],
   };
-  const devices: SimulatedWsDevice[] = [];
+  const gateways: Gateway[] = [];
   let next = config.from;
   let firstConnections = 0;
   const count = config.to - config.from;
   // A gateway frees its connecting slot once: at its first accept or its first failure.
-  const released = new WeakSet<SimulatedWsDevice>();
-  const release = (device: SimulatedWsDevice) => {
-    if (released.has(device)) return;
-    released.add(device);
+  const released = new WeakSet<Gateway>();
+  const release = (gateway: Gateway) => {
+    if (released.has(gateway)) return;
+    released.add(gateway);
     startNext();
+  };
+  const observer: Observer = {
+    accepted: (g, timing) => {
+      if (g.connections !== 1) return;
+      report.totalMs.push(timing.totalMs);
+      report.sessionMs.push(timing.sessionMs);
+      report.lastAcceptAt = Date.now();
+      firstConnections++;
+      if (firstConnections === count) {
+        fleet.connected();
+        send({ type: 'connected', report, baseline });
+      }
+      release(g);
+    },
+    connectFailed: (g, reason) => {
+      report.failures++;
+      if (report.failureSamples.length < 5) report.failureSamples.push(`${g.id}: ${reason}`);
+      // The gateway retries with backoff; its slot goes to the next one meanwhile.
+      release(g);
+    },
   };
   const startNext = () => {
     if (next >= config.to) return;
-    const i = next++;
-    const device = new SimulatedWsDevice({
+    const gateway = fleet.make(next++, observer);
+    gateways.push(gateway);
+    gateway.start();
+  };
+  for (let k = 0; k < Math.min(config.inFlight, count); k++) startNext();
+  const progress = setInterval(() => send({ type: 'progress', connected: fleet.stats.wsConnected }), 1_000);
+  progress.unref();
+  return { gateways, stats: fleet.stats, credentials: fleet.credentials };
+}
+
+function localAddressOf(config: LoadConfig, i: number): string | undefined {
+  return config.sourceAddresses > 1 ? `127.0.0.${1 + (i % config.sourceAddresses)}` : undefined;
+}
+
+/** The simulator's own gateways (what bench/ws-commands needs: they answer commands). */
+function simulatorFleet(config: LoadConfig): Fleet {
+  const stats = new FleetStats();
+  const log = createLogger('bench-load', `load-${process.pid}`, config.logLevel);
+  const credentials = CredentialStore.open(config.stateDir);
+  const make = (i: number, observer: Observer): Gateway => {
+    const localAddress = localAddressOf(config, i);
+    return new SimulatedWsDevice({
       id: wsDeviceId(config.seed, i),
       identity: fleetIdentity(config.seed, i),
       settings: {
         url: config.url,
-        ...(config.sourceAddresses > 1
-          ? { localAddress: `127.0.0.${1 + (i % config.sourceAddresses)}` }
-          : {}),
+        ...(localAddress ? { localAddress } : {}),
         // Idle gateways: heartbeats only, as the benchmarks measure connections, not traffic.
         telemetryIntervalMs: 0,
         reportState: false,
-        heartbeatMs: 5_000,
+        heartbeatMs: HEARTBEAT_MS,
         ackTimeoutMs: 10_000,
-        connectTimeoutMs: 30_000,
-        backoff: { baseMs: 1_000, capMs: 20_000 },
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        backoff: BACKOFF,
         rebootDelayMs: 1_000,
         maxPendingMessages: 20,
       },
@@ -138,39 +209,54 @@ async function run(config: LoadConfig): Promise<{ devices: SimulatedWsDevice[]; 
       random: Math.random,
       stats,
       log,
-      observer: {
-        accepted: (d, timing) => {
-          if (d.connections !== 1) return;
-          report.totalMs.push(timing.totalMs);
-          report.sessionMs.push(timing.sessionMs);
-          report.lastAcceptAt = Date.now();
-          firstConnections++;
-          if (firstConnections === count) {
-            // Devices do not keep their session-start connection: close the shared agent's idle
-            // keep-alive sockets, so that the edge's memory counts only the device connections.
-            http.globalAgent.destroy();
-            send({ type: 'connected', report, baseline });
-          }
-          release(d);
-        },
-        connectFailed: (d, reason) => {
-          report.failures++;
-          if (report.failureSamples.length < 5) report.failureSamples.push(`${d.id}: ${reason}`);
-          // The gateway retries with backoff; its slot goes to the next one meanwhile.
-          release(d);
-        },
-      },
+      observer,
     });
-    devices.push(device);
-    device.start(0);
   };
-  for (let k = 0; k < Math.min(config.inFlight, count); k++) startNext();
-  const progress = setInterval(() => send({ type: 'progress', connected: stats.wsConnected }), 1_000);
-  progress.unref();
-  return { devices, stats };
+  // Devices do not keep their session-start connection: close the shared agent's idle keep-alive
+  // sockets, so that the edge's memory counts only the device connections.
+  return { stats, credentials, make, connected: () => http.globalAgent.destroy() };
 }
 
-let running: Promise<{ devices: SimulatedWsDevice[]; stats: FleetStats }> | undefined;
+/** Lean gateways (bench/src/lean-gateway.ts): the same bytes on the wire at a fraction of the CPU. */
+function leanFleet(config: LoadConfig): Fleet {
+  const stats = new FleetStats();
+  const credentials = CredentialStore.open(config.stateDir);
+  const addresses = Array.from({ length: Math.max(1, config.sourceAddresses) }, (_, i) =>
+    localAddressOf(config, i),
+  );
+  const url = new URL(config.url);
+  const sessions = new SessionClient(url, SESSION_SOCKETS, addresses, CONNECT_TIMEOUT_MS);
+  const shared: Omit<LeanFleet, 'observer'> = {
+    url,
+    sessions,
+    credentials,
+    stats,
+    random: new RandomPool(),
+    heartbeatMs: HEARTBEAT_MS,
+    connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    backoff: BACKOFF,
+  };
+  // One object for the whole fleet (the observer is the same for every gateway).
+  let fleet: LeanFleet | undefined;
+  const make = (i: number, observer: Observer): Gateway => {
+    fleet ??= { ...shared, observer };
+    return new LeanGateway(
+      wsDeviceId(config.seed, i),
+      fleetIdentity(config.seed, i),
+      localAddressOf(config, i),
+      fleet,
+    );
+  };
+  return { stats, credentials, make, connected: () => sessions.close() };
+}
+
+const HEARTBEAT_MS = 5_000;
+const CONNECT_TIMEOUT_MS = 30_000;
+const BACKOFF = { baseMs: 1_000, capMs: 20_000 };
+/** Keep-alive connections of the lean client's session starts (requests pipelined on them). */
+const SESSION_SOCKETS = 8;
+
+let running: Promise<Running> | undefined;
 process.on('message', (message: ToLoad) => {
   if (message.type === 'start') running = run(message.config);
   else if (message.type === 'stats')
@@ -186,9 +272,10 @@ process.on('message', (message: ToLoad) => {
     gc.maxMs = 0;
     loopDelay.reset();
   } else if (message.type === 'stop') {
-    void running?.then(async ({ devices, stats }) => {
+    void running?.then(async ({ gateways, stats, credentials }) => {
       const snapshot = stats.snapshot();
-      await Promise.all(devices.map((d) => d.stop()));
+      await Promise.all(gateways.map((g) => g.stop()));
+      credentials.flush();
       send({ type: 'stopped', stats: snapshot });
       process.disconnect();
     });
@@ -196,3 +283,5 @@ process.on('message', (message: ToLoad) => {
 });
 // The parent went away (Ctrl-C, a crash): nothing to do without it.
 process.on('disconnect', () => process.exit(0));
+// Loaded (~1 s of CPU compiling the workspace's TypeScript): the parent may start its CPU window.
+send({ type: 'progress', connected: 0 });
