@@ -25,6 +25,7 @@ import {
 import type { CredentialStore } from './credentials.ts';
 import { type DeviceLogEntry, DeviceLogFile } from './device-log.ts';
 import { FAULT_TICK, FaultInjector } from './faults.ts';
+import { reuseFragmentList } from './fragment-list.ts';
 import type { GatewayIdentity } from './identity.ts';
 import { GatewaySensors } from './sensors.ts';
 import {
@@ -309,7 +310,9 @@ export class SimulatedWsDevice implements Device {
         ws.terminate();
       }, this.#settings.connectTimeoutMs);
     });
+    const fragments: Buffer[] = [];
     ws.on('message', (data: Buffer, isBinary) => {
+      reuseFragmentList(ws, fragments);
       if (ws !== this.#ws) return;
       if (!isBinary) {
         this.#log.warn('text frame from the edge ignored');
