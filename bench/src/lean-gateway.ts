@@ -8,7 +8,6 @@
  */
 import { hash, randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { encodeDeviceMessage, encodeProtoMsg, MSG_TYPE, PROTO } from '@fleetwire/protocol';
 import {
   Backoff,
   type BackoffOptions,
@@ -17,6 +16,8 @@ import {
   EdgeRefusal,
   type FleetStats,
   type GatewayIdentity,
+  OPEN_FRAME,
+  PING_FRAME,
   readEdgeMessage,
   type SessionRequest,
   SUBPROTOCOL,
@@ -24,14 +25,6 @@ import {
 
 // ---------------------------------------------------------------------------------------------
 // Wire pieces (pure)
-
-/** The simulator's frames (packages/simulator/src/ws/wire.ts), encoded the same way. */
-export const PING_FRAME: Uint8Array = encodeProtoMsg({
-  hdr: { proto: PROTO.CONTROL, typ: MSG_TYPE.CONTROL.PING },
-});
-export const OPEN_FRAME: Uint8Array = encodeDeviceMessage(PROTO.CONTROL, MSG_TYPE.CONTROL.OPEN, {
-  versions: [1],
-});
 
 export const OPCODE = { CONTINUATION: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG: 10 } as const;
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';

@@ -2,9 +2,9 @@
  * A load-generator process for the WebSocket benchmarks: gateways connected to edge-ws, at most
  * `inFlight` connecting at a time, then kept idle with heartbeats until told to stop. The gateways
  * are the simulator's own SimulatedWsDevice (answering commands) or, with `client: 'lean'`, the
- * lean client of bench/src/lean-gateway.ts (same bytes, far less CPU; heartbeats only). A process holds at most ~19,900 sockets
- * (RLIMIT_NOFILE 20,000), which is why the parent may start several. Driven over IPC by
- * bench/src/ws-gateways.ts.
+ * lean client of bench/src/lean-gateway.ts (same bytes, far less CPU; heartbeats only). A process
+ * holds at most ~19,900 sockets (RLIMIT_NOFILE 20,000), which is why the parent may start several.
+ * Driven over IPC by bench/src/ws-gateways.ts.
  */
 
 import http from 'node:http';

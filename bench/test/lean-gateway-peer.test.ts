@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import { encodeProtoMsg, MSG_TYPE, PROTO } from '@fleetwire/protocol';
-import { CredentialStore, FleetStats, fleetIdentity } from '@fleetwire/simulator';
+import { CredentialStore, FleetStats, fleetIdentity, OPEN_FRAME, PING_FRAME } from '@fleetwire/simulator';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   acceptKeyOf,
@@ -14,8 +14,6 @@ import {
   LeanGateway,
   type LeanObserver,
   OPCODE,
-  OPEN_FRAME,
-  PING_FRAME,
   RandomPool,
   SessionClient,
 } from '../src/lean-gateway.ts';

@@ -40,4 +40,4 @@ export { GatewaySensors } from './ws/sensors.ts';
 export type { WsDeviceDeps, WsDeviceObserver, WsDeviceSettings } from './ws/simulated-ws-device.ts';
 export { DEFAULT_WS_DEVICE_SETTINGS, SimulatedWsDevice } from './ws/simulated-ws-device.ts';
 export type { EdgeMessage } from './ws/wire.ts';
-export { readEdgeMessage, SUBPROTOCOL } from './ws/wire.ts';
+export { OPEN_FRAME, PING_FRAME, readEdgeMessage, SUBPROTOCOL } from './ws/wire.ts';
