@@ -36,3 +36,4 @@ export { hashSecret, newId, newSecret, SECRET_KIND } from './secrets.ts';
 export type { RunningService, ServiceContext, ServiceDefinition, ServiceInstance } from './service.ts';
 export { commonConfig, EXIT_CONFIG, runService, startService, topologyOf } from './service.ts';
 export { provisioningFor } from './topology.ts';
+export { reuseFragmentList } from './ws-fragments.ts';

@@ -33,7 +33,7 @@ import {
   UP_KIND,
   type UpKind,
 } from '@fleetwire/protocol';
-import type { JetStreamPublisher, Logger } from '@fleetwire/runtime';
+import { type JetStreamPublisher, type Logger, reuseFragmentList } from '@fleetwire/runtime';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { WebSocket } from 'ws';
 import { type RateLimit, TokenBucket, ViolationWindow } from './domain/limits.ts';
@@ -130,7 +130,7 @@ export class DeviceSocket extends WebSocket {
       case 'message':
         // binaryType is 'nodebuffer': a message is one Buffer, fragments already joined, so the
         // fragment list may be emptied before the message is handled (see #fragments).
-        this.#reuseFragments();
+        reuseFragmentList(this, this.#fragments);
         channel?.receive(args[0] as Buffer, args[1] as boolean);
         return true;
       case 'ping':
@@ -146,23 +146,12 @@ export class DeviceSocket extends WebSocket {
         return super.emit(event, ...args);
     }
   }
-
-  #reuseFragments(): void {
-    const receiver = (this as unknown as WsReceiverOf)._receiver;
-    if (!receiver) return;
-    this.#fragments.length = 0;
-    receiver._fragments = this.#fragments;
-  }
 }
 
 /** Shared by every socket: see `DeviceSocket._extensions`. */
 const NO_EXTENSIONS = Object.freeze({});
 interface WsAutoPong {
   _pendingAutoPongs: number;
-}
-/** ws 8.x: the receiver's list of the fragments of the message being read. */
-interface WsReceiverOf {
-  _receiver: { _fragments: Buffer[] } | null | undefined;
 }
 
 /** Why connections end: the metric label, the text for presence and control/close, the close code. */

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import type http from 'node:http';
 import path from 'node:path';
 import type { CommandId, CommandRequestBody } from '@fleetwire/protocol';
-import type { Logger } from '@fleetwire/runtime';
+import { type Logger, reuseFragmentList } from '@fleetwire/runtime';
 import WebSocket from 'ws';
 import {
   type DeviceSession,
@@ -25,7 +25,6 @@ import {
 import type { CredentialStore } from './credentials.ts';
 import { type DeviceLogEntry, DeviceLogFile } from './device-log.ts';
 import { FAULT_TICK, FaultInjector } from './faults.ts';
-import { reuseFragmentList } from './fragment-list.ts';
 import type { GatewayIdentity } from './identity.ts';
 import { GatewaySensors } from './sensors.ts';
 import {

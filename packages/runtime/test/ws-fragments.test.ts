@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { reuseFragmentList } from '../src/ws/fragment-list.ts';
+import { reuseFragmentList } from '../src/ws-fragments.ts';
 
 describe('reuseFragmentList: one fragment list per socket', () => {
   it('still delivers whole and fragmented messages, each read through the same emptied list', async () => {
