@@ -10,7 +10,7 @@ import {
   provision,
   provisioningFor,
 } from '@fleetwire/runtime';
-import { connectTestNats, createTestEnv, type TestEnv } from '@fleetwire/testkit';
+import { connectTestNats, countSocketWrites, createTestEnv, type TestEnv } from '@fleetwire/testkit';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -144,22 +144,14 @@ describe('JetStream helpers (real nats-server)', () => {
   it('with coalesceWrites on a connection that coalesces its writes, publishes leave in that write, not a turn later', async () => {
     const nc = await connectTestNats(env);
     coalesceSocketWrites(nc);
-    const socket = (
-      nc as unknown as { protocol: { transport: { socket: { write: (...a: unknown[]) => boolean } } } }
-    ).protocol.transport.socket;
-    const write = socket.write.bind(socket);
-    let writes = 0;
-    socket.write = (...args: unknown[]) => {
-      writes++;
-      return write(...args);
-    };
+    const writes = countSocketWrites(nc);
     const pub = new JetStreamPublisher(nc, { coalesceWrites: true });
     await new Promise((r) => setImmediate(r));
-    const before = writes;
+    const before = writes();
     const acks = [1, 2, 3].map((i) => pub.publish(`${env.subjectRoot}.pub.shared`, new Uint8Array([i])));
     // The connection's write of this turn carries them: one write, done before the next turn.
     await new Promise((r) => setImmediate(r));
-    expect(writes - before).toBe(1);
+    expect(writes() - before).toBe(1);
     expect(new Set((await Promise.all(acks)).map((a) => a.seq)).size).toBe(3);
     await pub.close();
     await nc.close();

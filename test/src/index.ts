@@ -4,6 +4,7 @@ export { TrackerClient } from '@fleetwire/tracker-client';
 export type { TestEnv } from './env.ts';
 export { connectTestNats, createTestEnv, testSql } from './env.ts';
 export { eventually } from './eventually.ts';
+export { countSocketWrites } from './socket-writes.ts';
 export type { SpawnedService } from './spawn.ts';
 export { spawnService } from './spawn.ts';
 export { NODE, natsBinary, REPO_ROOT } from './tools.ts';

@@ -1,21 +1,13 @@
 import { coalesceSocketWrites, connectNats, createLogger } from '@fleetwire/runtime';
-import { connectTestNats, createTestEnv, eventually, type TestEnv } from '@fleetwire/testkit';
+import {
+  connectTestNats,
+  countSocketWrites,
+  createTestEnv,
+  eventually,
+  type TestEnv,
+} from '@fleetwire/testkit';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-/** Counts the writes a connection makes on its real socket (observed, not replaced). */
-function countWrites(nc: NatsConnection): () => number {
-  const socket = (
-    nc as unknown as { protocol: { transport: { socket: { write: (...a: unknown[]) => boolean } } } }
-  ).protocol.transport.socket;
-  const write = socket.write.bind(socket);
-  let writes = 0;
-  socket.write = (...args: unknown[]) => {
-    writes++;
-    return write(...args);
-  };
-  return () => writes;
-}
 
 /** Three publishes in one event-loop turn, each after a microtask checkpoint of its own. */
 async function publishAcrossCheckpoints(nc: NatsConnection, subject: string): Promise<void> {
@@ -53,8 +45,8 @@ describe('coalesceSocketWrites (real nats-server)', () => {
     const { nc: plain } = await connectNats(env.natsUrl, 'plain', log);
     const { nc: coalesced } = await connectNats(env.natsUrl, 'coalesced', log);
     coalesceSocketWrites(coalesced);
-    const plainWrites = countWrites(plain);
-    const coalescedWrites = countWrites(coalesced);
+    const plainWrites = countSocketWrites(plain);
+    const coalescedWrites = countSocketWrites(coalesced);
 
     await publishAcrossCheckpoints(plain, `${env.subjectRoot}.plain`);
     await publishAcrossCheckpoints(coalesced, `${env.subjectRoot}.coalesced`);
