@@ -19,8 +19,11 @@ import {
   OPEN_FRAME,
   PING_FRAME,
   readEdgeMessage,
+  SESSIONS_PATH,
   type SessionRequest,
   SUBPROTOCOL,
+  sessionFromAnswer,
+  sessionRequestOf,
 } from '@fleetwire/simulator';
 
 // ---------------------------------------------------------------------------------------------
@@ -28,7 +31,6 @@ import {
 
 export const OPCODE = { CONTINUATION: 0, TEXT: 1, BINARY: 2, CLOSE: 8, PING: 9, PONG: 10 } as const;
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-export const SESSIONS_PATH = '/device/v1/sessions';
 export const CONNECT_PATH = '/device/v1/connect';
 const EMPTY = Buffer.alloc(0);
 const HEAD_END = Buffer.from('\r\n\r\n');
@@ -248,28 +250,9 @@ export function upgradeProblem(res: HttpResponse, key: string): string | undefin
   return undefined;
 }
 
-/** The session in a 200/201 answer; an EdgeRefusal (as the simulator's) for anything else. */
+/** The session in a 200/201 answer; an EdgeRefusal for anything else (the simulator's reading). */
 export function sessionOf(res: HttpResponse): DeviceSession {
-  const text = res.body.toString();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  if (res.status !== 200 && res.status !== 201) {
-    const body = (json ?? {}) as { error?: unknown; message?: unknown };
-    const code = typeof body.error === 'string' ? body.error : `http_${res.status}`;
-    throw new EdgeRefusal(
-      res.status,
-      code,
-      typeof body.message === 'string' ? body.message : text.slice(0, 200),
-    );
-  }
-  const session = json as Partial<DeviceSession> | undefined;
-  if (typeof session?.token !== 'string')
-    throw new EdgeRefusal(res.status, 'bad_response', 'no token in the answer');
-  return session as DeviceSession;
+  return sessionFromAnswer(res.status, res.body.toString());
 }
 
 /** Random bytes drawn from one larger buffer: a mask key per frame without a syscall each. */
@@ -505,14 +488,7 @@ export class LeanGateway {
   /** The simulator's body: device id, credential or fleet key, identity. */
   #sessionRequest(): SessionRequest {
     const credential = this.#fleet.credentials.get(this.id);
-    const key = credential === undefined ? this.#fleet.provisioningKey : undefined;
-    const { firmware, model, serial, hwSerial, mac, localIp } = this.#identity;
-    return {
-      deviceId: this.id,
-      ...(credential !== undefined ? { credential } : {}),
-      ...(key !== undefined ? { provisioningKey: key } : {}),
-      identity: { serial, hwSerial, mac, localIp, firmware, model },
-    };
+    return sessionRequestOf(this.id, this.#identity, credential, this.#fleet.provisioningKey);
   }
 
   #onSession(session: DeviceSession): void {

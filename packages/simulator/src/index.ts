@@ -1,7 +1,13 @@
 export type { ServerMessage, TrackerCommand } from '@fleetwire/tracker-client';
 export { ServerStreamParser, TrackerClient } from '@fleetwire/tracker-client';
 export type { DeviceSession, HttpTarget, SessionRequest, UploadedLog } from './adapters/device-http.ts';
-export { EdgeRefusal, startSession, uploadLog } from './adapters/device-http.ts';
+export {
+  EdgeRefusal,
+  SESSIONS_PATH,
+  sessionFromAnswer,
+  startSession,
+  uploadLog,
+} from './adapters/device-http.ts';
 export { simulatorStateDir } from './adapters/local-stack.ts';
 export { registerTrackers } from './adapters/registry.ts';
 export type { BackoffOptions } from './backoff.ts';
@@ -34,7 +40,7 @@ export { DeviceLogFile } from './ws/device-log.ts';
 export type { FaultTick } from './ws/faults.ts';
 export { FAULT_LAMBDA, FAULT_MAX_K, FAULT_TICK, FaultInjector } from './ws/faults.ts';
 export type { GatewayIdentity } from './ws/identity.ts';
-export { fleetIdentity, hostIdentity, wsDeviceId, wsDeviceIds } from './ws/identity.ts';
+export { fleetIdentity, hostIdentity, sessionRequestOf, wsDeviceId, wsDeviceIds } from './ws/identity.ts';
 export type { GatewaySample } from './ws/sensors.ts';
 export { GatewaySensors } from './ws/sensors.ts';
 export type { WsDeviceDeps, WsDeviceObserver, WsDeviceSettings } from './ws/simulated-ws-device.ts';

@@ -75,6 +75,11 @@ export async function startSession(target: HttpTarget, body: SessionRequest): Pr
       req.end(payload);
     },
   );
+  return sessionFromAnswer(status, text);
+}
+
+/** The session in a 200/201 answer to a session start; an EdgeRefusal for anything else. */
+export function sessionFromAnswer(status: number, text: string): DeviceSession {
   const json = parseJson(text);
   if (status !== 201 && status !== 200) throw refusal(status, json, text);
   const session = json as Partial<DeviceSession> | undefined;

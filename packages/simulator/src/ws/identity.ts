@@ -1,4 +1,5 @@
 import os from 'node:os';
+import type { SessionRequest } from '../adapters/device-http.ts';
 import { hashSeed } from '../random.ts';
 
 /** What a gateway reports about itself at session start and answers to `get_d_parameters`. */
@@ -11,6 +12,26 @@ export interface GatewayIdentity {
   localIp: string;
   firmware: string;
   model: string;
+}
+
+/**
+ * A gateway's session-start body (docs/websocket-channel.md §2): its id, its credential, or the fleet
+ * provisioning key when it has none yet, and the identity it reports.
+ */
+export function sessionRequestOf(
+  deviceId: string,
+  identity: GatewayIdentity,
+  credential: string | undefined,
+  provisioningKey: string | undefined,
+): SessionRequest {
+  const key = credential === undefined ? provisioningKey : undefined;
+  const { firmware, model, serial, hwSerial, mac, localIp } = identity;
+  return {
+    deviceId,
+    ...(credential !== undefined ? { credential } : {}),
+    ...(key !== undefined ? { provisioningKey: key } : {}),
+    identity: { serial, hwSerial, mac, localIp, firmware, model },
+  };
 }
 
 export const GATEWAY_FIRMWARE = 'fwgw-2.4.1';

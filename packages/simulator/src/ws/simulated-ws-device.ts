@@ -25,7 +25,7 @@ import {
 import type { CredentialStore } from './credentials.ts';
 import { type DeviceLogEntry, DeviceLogFile } from './device-log.ts';
 import { FAULT_TICK, FaultInjector } from './faults.ts';
-import type { GatewayIdentity } from './identity.ts';
+import { type GatewayIdentity, sessionRequestOf } from './identity.ts';
 import { GatewaySensors } from './sensors.ts';
 import {
   closeFrame,
@@ -251,14 +251,8 @@ export class SimulatedWsDevice implements Device {
 
   async #startSession(): Promise<DeviceSession> {
     const credential = this.#credentials.get(this.id);
-    const key = credential === undefined ? this.#settings.provisioningKey : undefined;
-    const { firmware, model, serial, hwSerial, mac, localIp } = this.identity;
-    const session = await startSession(this.#httpTarget(), {
-      deviceId: this.id,
-      ...(credential !== undefined ? { credential } : {}),
-      ...(key !== undefined ? { provisioningKey: key } : {}),
-      identity: { serial, hwSerial, mac, localIp, firmware, model },
-    });
+    const body = sessionRequestOf(this.id, this.identity, credential, this.#settings.provisioningKey);
+    const session = await startSession(this.#httpTarget(), body);
     if (session.credential) {
       this.#credentials.set(this.id, session.credential);
       this.#log.info('provisioned with the fleet key; credential kept for later sessions');
