@@ -13,6 +13,9 @@ import {
 } from '@fleetwire/devstack';
 import { natsBinary, REPO_ROOT } from '@fleetwire/testkit';
 import postgres from 'postgres';
+import { hostProbeLine } from './host-probe.ts';
+
+export { type CpuSnapshot, cpuBetween, cpuSnapshot, formatCpu } from './cpu.ts';
 
 /** A service running as its own process, as `./fleetwire up` runs it. */
 export interface BenchService {
@@ -204,74 +207,13 @@ export interface StackOptions {
 export async function withStack<T>(opts: StackOptions, body: (stack: BenchStack) => Promise<T>): Promise<T> {
   const stack = await BenchStack.start(opts);
   try {
-    return await body(stack);
+    const result = await body(stack);
+    // The stack is idle now; a probe that disagrees with the one before says the host changed speed.
+    console.log(await hostProbeLine('after'));
+    return result;
   } finally {
     await stack.close();
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// CPU accounting from /proc: cheap, and it shows which process the 2 cores go to.
-
-const CLK_TCK = 100;
-
-function ticksOf(pid: number): number {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0;
-  }
-}
-
-function childrenOf(pid: number): number[] {
-  const found: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) found.push(Number(entry));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return found;
-}
-
-export type CpuSnapshot = Map<string, number>;
-
-export function cpuSnapshot(
-  procs: Array<{ name: string; pid: number; withChildren?: boolean }>,
-): CpuSnapshot {
-  const snap: CpuSnapshot = new Map();
-  for (const p of procs) {
-    const pids = p.withChildren ? [p.pid, ...childrenOf(p.pid)] : [p.pid];
-    snap.set(
-      p.name,
-      pids.reduce((sum, pid) => sum + ticksOf(pid), 0),
-    );
-  }
-  snap.set('(machine total)', machineBusyTicks());
-  return snap;
-}
-
-function machineBusyTicks(): number {
-  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
-  return (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
-}
-
-/** CPU use per process between two snapshots, in percent of one core. */
-export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, seconds: number): Array<[string, number]> {
-  return [...b].map(([name, ticks]) => [name, ((ticks - (a.get(name) ?? 0)) / CLK_TCK / seconds) * 100]);
-}
-
-/** Postgres backends appear only once they connect, so a snapshot is taken per measurement window. */
-export function formatCpu(rows: Array<[string, number]>): string {
-  return rows.map(([name, pct]) => `${name} ${pct.toFixed(0)}%`).join(' · ');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -322,7 +264,8 @@ export function table(rows: string[][]): string {
   return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
-export function machineContext(): string {
+/** The header every bench prints: machine, versions, load, time and how fast the host is now. */
+export async function machineContext(): Promise<string> {
   let natsVersion = '?';
   try {
     natsVersion = execFileSync(natsBinary(), ['--version'], { encoding: 'utf8' }).trim();
@@ -339,6 +282,7 @@ export function machineContext(): string {
     `machine: ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
     `node ${process.version} · ${natsVersion} · load average before start ${load}`,
     `date ${new Date().toISOString()}`,
+    await hostProbeLine('before'),
   ].join('\n');
 }
 

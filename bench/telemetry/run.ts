@@ -103,7 +103,7 @@ const stackOptions = {
   cpuProf: opts.cpuProf ? path.resolve(opts.cpuProf) : undefined,
 };
 await withStack(stackOptions, async (stack) => {
-  console.log(machineContext());
+  console.log(await machineContext());
   console.log(
     `PostgreSQL ${opts.ephemeralPg ? 'EPHEMERAL (fsync off)' : 'durable (fsync on, synchronous_commit on)'} · temp folder ${stack.dir}`,
   );
@@ -157,6 +157,7 @@ async function runScenario(
   const measureMs = opts.duration * 1000;
   const startedWall = Date.now();
   const fromTs = Math.max(startedWall, ...trackers.map((t) => t.lastTs + 1));
+  for (const t of trackers) t.stampFrom(fromTs);
 
   const reply = new Samples();
   const toRow = new Samples();
