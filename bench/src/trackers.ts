@@ -142,6 +142,14 @@ export class LoadTracker {
     return this.#lastTs;
   }
 
+  /**
+   * Stamps every later record at `timestamp` or after. A packet's first record is otherwise dated
+   * up to `records − 1` ms before it is sent, which put a scenario's first rows before its start.
+   */
+  stampFrom(timestamp: number): void {
+    this.#lastTs = Math.max(this.#lastTs, timestamp - 1);
+  }
+
   #record(timestamp: number): AvlRecord {
     this.#lat += 0.00001;
     return {
