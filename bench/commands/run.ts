@@ -72,7 +72,7 @@ const stackOptions = {
   pgStats: opts.pgStats,
 };
 await withStack(stackOptions, async (stack) => {
-  console.log(await machineContext());
+  console.log(machineContext());
   console.log(
     `PostgreSQL ${opts.ephemeralPg ? 'EPHEMERAL (fsync off)' : 'durable (fsync on, synchronous_commit on)'} · temp folder ${stack.dir}`,
   );

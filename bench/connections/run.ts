@@ -75,7 +75,7 @@ const stackOptions = {
 };
 
 await withStack(stackOptions, async (stack) => {
-  console.log(await machineContext());
+  console.log(machineContext());
   console.log(
     `${opts.devices} gateways over ${opts.processes} load process(es), ${opts.sourceAddresses} source addresses, ` +
       `${opts.inFlight} connecting at once per process, ${client} load client · temp folder ${stack.dir}`,

@@ -14,8 +14,7 @@ import { natsBinary } from '@fleetwire/testkit';
 import { AckPolicy, jetstream, jetstreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { CLK_TCK, ticksOf } from '../src/cpu.ts';
-import { hostProbeLine } from '../src/host-probe.ts';
-import { parseArgs } from '../src/stack.ts';
+import { machineContext, parseArgs } from '../src/stack.ts';
 
 const USAGE = `node bench/nats/costs.ts [options]
   --messages N   messages per measurement (default 100000)
@@ -96,7 +95,7 @@ try {
     }
   };
 
-  console.log(await hostProbeLine('before'));
+  console.log(machineContext());
   console.log(
     `${opts.messages} messages of ${opts.bytes} bytes over ${opts.devices} subjects, ${PIPELINE} publishes in flight, fetches of ${FETCH}`,
   );
@@ -121,7 +120,6 @@ try {
     await measure('deliver, one ack per fetch (ack all)', () => consumeAll(stream, AckPolicy.All));
     await measure('deliver, no ack (ack none)', () => consumeAll(stream, AckPolicy.None));
   }
-  console.log(await hostProbeLine('after'));
 } finally {
   await nc.close();
   await nats.stop();

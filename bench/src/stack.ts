@@ -13,7 +13,6 @@ import {
 } from '@fleetwire/devstack';
 import { natsBinary, REPO_ROOT } from '@fleetwire/testkit';
 import postgres from 'postgres';
-import { hostProbeLine } from './host-probe.ts';
 
 export { type CpuSnapshot, cpuBetween, cpuSnapshot, formatCpu } from './cpu.ts';
 
@@ -207,10 +206,7 @@ export interface StackOptions {
 export async function withStack<T>(opts: StackOptions, body: (stack: BenchStack) => Promise<T>): Promise<T> {
   const stack = await BenchStack.start(opts);
   try {
-    const result = await body(stack);
-    // The stack is idle now; a probe that disagrees with the one before says the host changed speed.
-    console.log(await hostProbeLine('after'));
-    return result;
+    return await body(stack);
   } finally {
     await stack.close();
   }
@@ -264,8 +260,7 @@ export function table(rows: string[][]): string {
   return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
-/** The header every bench prints: machine, versions, load, time and how fast the host is now. */
-export async function machineContext(): Promise<string> {
+export function machineContext(): string {
   let natsVersion = '?';
   try {
     natsVersion = execFileSync(natsBinary(), ['--version'], { encoding: 'utf8' }).trim();
@@ -282,7 +277,6 @@ export async function machineContext(): Promise<string> {
     `machine: ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
     `node ${process.version} · ${natsVersion} · load average before start ${load}`,
     `date ${new Date().toISOString()}`,
-    await hostProbeLine('before'),
   ].join('\n');
 }
 

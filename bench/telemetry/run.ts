@@ -103,7 +103,7 @@ const stackOptions = {
   cpuProf: opts.cpuProf ? path.resolve(opts.cpuProf) : undefined,
 };
 await withStack(stackOptions, async (stack) => {
-  console.log(await machineContext());
+  console.log(machineContext());
   console.log(
     `PostgreSQL ${opts.ephemeralPg ? 'EPHEMERAL (fsync off)' : 'durable (fsync on, synchronous_commit on)'} · temp folder ${stack.dir}`,
   );

@@ -100,7 +100,7 @@ const stackOptions = {
 };
 
 await withStack(stackOptions, async (stack) => {
-  console.log(await machineContext());
+  console.log(machineContext());
   const wsPort = await freePort();
   const edge = await stack.startService('edge-ws', { FW_WS_PORT: String(wsPort), FW_WS_HOST: '127.0.0.1' });
   const stateDir = path.join(stack.dir, 'sim-state');
