@@ -1,5 +1,5 @@
 export type { NatsOptions, RunningNats } from './nats.ts';
-export { startNats } from './nats.ts';
+export { natsGomaxprocs, startNats } from './nats.ts';
 export { freePort, waitForPort } from './ports.ts';
 export type { PostgresOptions, RunningPostgres } from './postgres.ts';
 export { createDatabase, findPgBindir, startPostgres } from './postgres.ts';

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { freePort, waitForPort } from './ports.ts';
 import { type ManagedProcess, startProcess } from './process.ts';
@@ -14,6 +15,21 @@ export interface NatsOptions {
   detached?: boolean;
   /** JetStream file storage limit. */
   maxFileStore?: string;
+  /** Go scheduler threads for nats-server; see natsGomaxprocs for the default. */
+  gomaxprocs?: number;
+}
+
+/**
+ * nats-server's GOMAXPROCS when it shares the machine with PostgreSQL and the services: half the
+ * cores, at least one, unless the environment already sets it. With one scheduler thread per core,
+ * Go's idle threads spin looking for work (nanosleep and futex calls) on cores the other processes
+ * need: on the 2-core bench machine, one thread cost nats-server 20 % less CPU per telemetry record
+ * (bench/README.md, "nats-server's scheduler threads").
+ */
+export function natsGomaxprocs(cores: number, env: NodeJS.ProcessEnv): string {
+  const given = env.GOMAXPROCS?.trim();
+  if (given) return given;
+  return String(Math.max(1, Math.floor(cores / 2)));
 }
 
 export interface RunningNats {
@@ -44,10 +60,12 @@ export async function startNats(opts: NatsOptions): Promise<RunningNats> {
       '',
     ].join('\n'),
   );
+  const gomaxprocs = opts.gomaxprocs ?? natsGomaxprocs(os.availableParallelism(), process.env);
   const proc = startProcess({
     name: 'nats-server',
     command: opts.binary,
     args: ['-c', confFile],
+    env: { ...process.env, GOMAXPROCS: String(gomaxprocs) },
     logFile: opts.logFile,
     detached: opts.detached,
   });
