@@ -14,6 +14,7 @@ import { natsBinary } from '@fleetwire/testkit';
 import { AckPolicy, jetstream, jetstreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { CLK_TCK, ticksOf } from '../src/cpu.ts';
+import { hostSpeedLine } from '../src/host-speed.ts';
 import { machineContext, parseArgs } from '../src/stack.ts';
 
 const USAGE = `node bench/nats/costs.ts [options]
@@ -120,6 +121,7 @@ try {
     await measure('deliver, one ack per fetch (ack all)', () => consumeAll(stream, AckPolicy.All));
     await measure('deliver, no ack (ack none)', () => consumeAll(stream, AckPolicy.None));
   }
+  console.log(hostSpeedLine('after'));
 } finally {
   await nc.close();
   await nats.stop();

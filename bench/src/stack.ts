@@ -13,6 +13,7 @@ import {
 } from '@fleetwire/devstack';
 import { natsBinary, REPO_ROOT } from '@fleetwire/testkit';
 import postgres from 'postgres';
+import { hostSpeedLine } from './host-speed.ts';
 
 export { type CpuSnapshot, cpuBetween, cpuSnapshot, formatCpu } from './cpu.ts';
 
@@ -206,7 +207,10 @@ export interface StackOptions {
 export async function withStack<T>(opts: StackOptions, body: (stack: BenchStack) => Promise<T>): Promise<T> {
   const stack = await BenchStack.start(opts);
   try {
-    return await body(stack);
+    const result = await body(stack);
+    // The stack is idle now: a figure unlike the one before means the host changed phase meanwhile.
+    console.log(hostSpeedLine('after'));
+    return result;
   } finally {
     await stack.close();
   }
@@ -277,6 +281,7 @@ export function machineContext(): string {
     `machine: ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB`,
     `node ${process.version} · ${natsVersion} · load average before start ${load}`,
     `date ${new Date().toISOString()}`,
+    hostSpeedLine('before'),
   ].join('\n');
 }
 
