@@ -9,13 +9,20 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startNats } from '@fleetwire/devstack';
-import { jetStreamTopology, toStreamConfig } from '@fleetwire/protocol';
+import {
+  jetStreamTopology,
+  parseDeviceId,
+  parseTenantId,
+  toStreamConfig,
+  UP_KIND,
+} from '@fleetwire/protocol';
 import { natsBinary } from '@fleetwire/testkit';
 import { AckPolicy, jetstream, jetstreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { CLK_TCK, ticksOf } from '../src/cpu.ts';
 import { hostSpeedLine } from '../src/host-speed.ts';
 import { machineContext, parseArgs } from '../src/stack.ts';
+import { benchImei } from '../src/trackers.ts';
 
 const USAGE = `node bench/nats/costs.ts [options]
   --messages N   messages per measurement (default 100000)
@@ -39,12 +46,15 @@ try {
   const js = jetstream(nc);
   const serverCpuMicros = () => (ticksOf(nats.process.pid) / CLK_TCK) * 1e6;
   const payload = Buffer.alloc(opts.bytes, 0x5a);
-  const telemetry = toStreamConfig(jetStreamTopology({ root: 'bench' }).streams.TELEMETRY);
-  const subjectOf = (i: number) =>
-    telemetry.subjects[0]!.replace('*', 'default').replace(
-      '*',
-      String(350_900_000_000_000 + (i % opts.devices)),
-    );
+  const tenant = parseTenantId('default');
+  const devices = Array.from({ length: opts.devices }, (_, i) => parseDeviceId(benchImei(i)));
+  /** The real TELEMETRY stream and its subjects, under a root of its own per measurement. */
+  const telemetryUnder = (root: string) => {
+    const topology = jetStreamTopology({ root });
+    const subjectOf = (i: number) =>
+      topology.subjects.up(tenant, devices[i % opts.devices]!, UP_KIND.TELEMETRY);
+    return { config: toStreamConfig(topology.streams.TELEMETRY), subjectOf };
+  };
 
   /** nats-server CPU per message while `body` runs, and messages per second. */
   const measure = async (label: string, body: () => Promise<void>) => {
@@ -62,15 +72,14 @@ try {
     );
   };
 
-  const publishAll = async (stream: string, withMsgId: boolean) => {
+  const publishAll = async (subjectOf: (i: number) => string, withMsgId: boolean) => {
     let inFlight: Array<Promise<unknown>> = [];
     for (let i = 0; i < opts.messages; i++) {
-      const subject = subjectOf(i).replace(/^bench\./, `${stream}.`);
       inFlight.push(
         js.publish(
-          subject,
+          subjectOf(i),
           payload,
-          withMsgId ? { msgID: `default:${i % opts.devices}:${stream}:${i}` } : undefined,
+          withMsgId ? { msgID: `default:${i % opts.devices}:${i}` } : undefined,
         ),
       );
       if (inFlight.length >= PIPELINE) {
@@ -102,19 +111,16 @@ try {
   );
   for (let round = 1; round <= opts.rounds; round++) {
     console.log(`round ${round}: nats-server CPU per message`);
+    let withId = '';
     for (const withMsgId of [true, false]) {
-      const stream = `cost${round}${withMsgId ? 'id' : 'plain'}`;
-      const config = {
-        ...telemetry,
-        name: stream,
-        subjects: [telemetry.subjects[0]!.replace(/^bench\./, `${stream}.`)],
-      };
+      const { config, subjectOf } = telemetryUnder(`cost${round}${withMsgId ? 'id' : 'plain'}`);
       await jsm.streams.add(config as unknown as StreamConfig);
+      if (withMsgId) withId = config.name;
       await measure(`publish + PubAck, ${withMsgId ? 'with Nats-Msg-Id (edge-tcp)' : 'no Nats-Msg-Id'}`, () =>
-        publishAll(stream, withMsgId),
+        publishAll(subjectOf, withMsgId),
       );
     }
-    const stream = `cost${round}id`;
+    const stream = withId;
     await measure('deliver, ack each (explicit: telemetry writer)', () =>
       consumeAll(stream, AckPolicy.Explicit),
     );
