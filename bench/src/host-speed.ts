@@ -2,8 +2,9 @@
  * How fast the host runs right now. This machine switches between a fast and a slow phase (the same
  * telemetry run cost 158–163 CPU ms per 1,000 records in one and 234–346 in the other, with under
  * 1 % steal time), so each bench prints the CPU time of a fixed piece of JavaScript before and after
- * it runs. That figure followed the pipelines' cost (≈ 180 ms in the fast phase, 280–380 ms in the
- * slow one); a loopback TCP round trip, tried first, did not. Compare runs only within one phase.
+ * it runs. That figure mostly followed the pipelines' cost (≈ 180 ms in the fast phase, 280–380 ms
+ * in the slow one), though not always; a loopback TCP round trip, tried first, did not at all. Runs
+ * whose figures differ are certainly not comparable; equal figures do not prove that they are.
  */
 import { createHash } from 'node:crypto';
 
