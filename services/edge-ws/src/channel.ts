@@ -103,12 +103,9 @@ export class DeviceSocket extends WebSocket {
   set _autoPongComplete(_ignored: () => void) {}
 
   /**
-   * The array ws's receiver collects a message's fragments in, one per socket for good. ws gives
-   * the receiver a new `[]` after each message; on an idle connection that array lives for seconds,
-   * long enough to be promoted, and the next frame is pushed into it just before it is dropped. Dead
-   * but old, it then keeps that frame (its Buffer and the read's ArrayBuffer) alive through every
-   * scavenge until the next full GC: about a fifth of what the edge allocated survived each
-   * scavenge, and the pauses grew with it. This array stays alive, so the frames it held die young.
+   * The array ws's receiver collects a message's fragments in, one per socket for good, so that
+   * frames die young (reuseFragmentList says why). Before, about a fifth of what the edge allocated
+   * survived each scavenge, and the pauses grew with it.
    */
   readonly #fragments: Buffer[] = [];
 
