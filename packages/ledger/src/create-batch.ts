@@ -4,8 +4,7 @@ import { type CommandRow, type CommandView, toView } from './command-view.ts';
 import type { NormalisedCreate } from './create-input.ts';
 import { LEDGER_ERROR, LedgerError } from './errors.ts';
 import type { LedgerTx } from './ledger-tx.ts';
-import { OPEN_STATES } from './states.ts';
-import { jsonRows, outboxUnit, type Queryable } from './transition-sql.ts';
+import { jsonRows, openStates, outboxUnit, type Queryable } from './transition-sql.ts';
 
 /** One create request, validated and hashed, waiting for its batch. */
 export interface CreateItem {
@@ -252,7 +251,7 @@ async function supersedeOlder(
           and (n.created_at, n.id) > (o.created_at, o.id)
         order by n.created_at, n.id limit 1) as by_id
     from commands o
-    where o.state in ${sql(OPEN_STATES as unknown as string[])}
+    where o.state in ${openStates(sql)}
       and exists (
         select 1 from newer n
         where n.tenant_id = o.tenant_id and n.device_id = o.device_id and n.command_text = o.command_text

@@ -24,8 +24,7 @@ import { type DispatchReason, LedgerTx, type TransitionChange } from './ledger-t
 import { type RelayOptions, relayUnpublished } from './outbox-relay.ts';
 import { PublishedMarks } from './published-marks.ts';
 import { requestHash } from './request-hash.ts';
-import { OPEN_STATES } from './states.ts';
-import { awaitingRows, type DeviceRef, type TransitionRequest } from './transition-sql.ts';
+import { awaitingRows, type DeviceRef, openStates, type TransitionRequest } from './transition-sql.ts';
 
 export interface CommandLedgerDeps {
   sql: Sql;
@@ -206,7 +205,7 @@ export class CommandLedger {
     const [row] = await this.#sql<{ open: boolean }[]>`
       select exists (
         select 1 from commands
-        where tenant_id = ${tenant} and device_id = ${deviceId} and state in ${this.#sql(OPEN_STATES as unknown as string[])}
+        where tenant_id = ${tenant} and device_id = ${deviceId} and state in ${openStates(this.#sql)}
       ) as open`;
     return row?.open === true;
   }

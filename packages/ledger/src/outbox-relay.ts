@@ -4,8 +4,8 @@ import { type CommandRow, type CommandView, toView } from './command-view.ts';
 import type { LedgerEvents } from './ledger-events.ts';
 import type { PendingDispatch } from './ledger-tx.ts';
 import { markPublished } from './published-marks.ts';
-import { isOpen, OPEN_STATES } from './states.ts';
-import type { Queryable } from './transition-sql.ts';
+import { isOpen } from './states.ts';
+import { openStates, type Queryable } from './transition-sql.ts';
 
 export interface RelayOptions {
   /** Only rows older than this: younger ones are still being published by the process that wrote them. */
@@ -63,7 +63,7 @@ function pendingTransitions(tx: Queryable, seqs: readonly string[]): Promise<Pen
       exists (
         select 1 from commands o
         where o.tenant_id = c.tenant_id and o.device_id = c.device_id
-          and o.state in ${tx(OPEN_STATES as unknown as string[])}
+          and o.state in ${openStates(tx)}
       ) as device_has_open
     from command_transitions t
     join commands c on c.tenant_id = t.tenant_id and c.id = t.command_id

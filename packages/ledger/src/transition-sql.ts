@@ -51,8 +51,18 @@ export function outboxUnit(sql: Queryable, source: string) {
     )`;
 }
 
-/** Open commands as a parameter list (`state in (...)`); constant, so statements stay prepared. */
-const open = (sql: Queryable) => sql(OPEN_STATES as unknown as string[]);
+/**
+ * The open states as a literal SQL list, `('queued', 'sent', 'delivered')`, built once. Not the
+ * driver's `sql(array)` helper: that one searches the whole statement text built so far with eight
+ * keyword patterns on every execution: a third of the command service's instructions per command.
+ */
+const OPEN_STATES_LIST = `(${OPEN_STATES.map((state) => {
+  if (!/^[a-z_]+$/.test(state)) throw new Error(`state ${state} cannot be written as a SQL literal`);
+  return `'${state}'`;
+}).join(', ')})`;
+
+/** Open commands, for `state in ${openStates(sql)}`. */
+export const openStates = (sql: Queryable) => sql.unsafe(OPEN_STATES_LIST);
 
 /**
  * The rows of an input array as a table, `ord` being each row's position: one JSON parameter
@@ -88,13 +98,13 @@ function recordAndReport(sql: Queryable) {
     ),
     ${outboxUnit(sql, 'changed')}
     select ch.*, ch.t_next_seq::text as t_seq, (select id::text from outbox) as t_outbox,
-      case when ch.state in ${open(sql)} then false else (
+      case when ch.state in ${openStates(sql)} then false else (
         exists (
           select 1 from commands o
-          where o.tenant_id = ch.tenant_id and o.device_id = ch.device_id and o.state in ${open(sql)}
+          where o.tenant_id = ch.tenant_id and o.device_id = ch.device_id and o.state in ${openStates(sql)}
             and (o.tenant_id, o.id) not in (select tenant_id, id from changed))
         or (ch.tenant_id, ch.device_id) in (
-          select tenant_id, device_id from changed where state in ${open(sql)})
+          select tenant_id, device_id from changed where state in ${openStates(sql)})
       ) end as device_has_open
     from changed ch`;
 }
@@ -171,7 +181,7 @@ export async function expireDueRows(sql: Queryable, limit: number): Promise<Tran
   return sql<TransitionedRow[]>`
     with due as materialized (
       select tenant_id, id from commands
-      where state in ${open(sql)} and expires_at <= now()
+      where state in ${openStates(sql)} and expires_at <= now()
       order by expires_at
       limit ${limit}
       for no key update skip locked
@@ -181,7 +191,7 @@ export async function expireDueRows(sql: Queryable, limit: number): Promise<Tran
         state = 'expired', finished_at = now(), updated_at = now(),
         error = 'expired: no answer before ' || to_char(c.expires_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
       from due
-      where c.tenant_id = due.tenant_id and c.id = due.id and c.state in ${open(sql)}
+      where c.tenant_id = due.tenant_id and c.id = due.id and c.state in ${openStates(sql)}
       returning c.*, 0 as t_ord, c.error as t_detail, nextval('command_transitions_seq_seq') as t_next_seq
     ),
     ${recordAndReport(sql)}
@@ -213,13 +223,13 @@ export async function lockHeadRows(sql: Queryable, devices: readonly DeviceRef[]
     heads as (
       select w.tenant_id, w.device_id, (
         select c.id from commands c
-        where c.tenant_id = w.tenant_id and c.device_id = w.device_id and c.state in ${open(sql)}
+        where c.tenant_id = w.tenant_id and c.device_id = w.device_id and c.state in ${openStates(sql)}
         order by c.created_at, c.id limit 1) as head_id
       from wanted w
     ),
     locked as materialized (
       select c.* from commands c join heads h on c.tenant_id = h.tenant_id and c.id = h.head_id
-      where c.state in ${open(sql)}
+      where c.state in ${openStates(sql)}
       order by c.tenant_id, c.id
       for no key update of c skip locked
     )

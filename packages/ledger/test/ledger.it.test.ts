@@ -1,4 +1,5 @@
 import {
+  COMMAND_STATE,
   CommandDispatch,
   CommandStateChange,
   type DeviceId,
@@ -11,6 +12,8 @@ import type { TestEnv } from '@fleetwire/testkit';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommandLedger } from '../src/ledger.ts';
+import { isOpen } from '../src/states.ts';
+import { openStates } from '../src/transition-sql.ts';
 import { type LedgerTestContext, startLedgerContext } from './support.ts';
 
 const TENANT = 'default' as TenantId;
@@ -199,6 +202,13 @@ describe('CommandLedger (real PostgreSQL and JetStream)', () => {
       ['sent', 2],
     ]);
     expect((await events(command.id)).map((e) => e.attempt)).toEqual([undefined, 1, 2]);
+  });
+
+  it('writes the open states as a literal list that PostgreSQL reads as exactly the open states', async () => {
+    for (const state of Object.values(COMMAND_STATE)) {
+      const [row] = await sql<{ open: boolean }[]>`select ${state}::text in ${openStates(sql)} as open`;
+      expect(row?.open, state).toBe(isOpen(state));
+    }
   });
 
   it('locks rows in key order before a transition of several commands, and takes no extra lock for one', async () => {
