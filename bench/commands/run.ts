@@ -23,6 +23,7 @@ import {
   topStatements,
   withStack,
 } from '../src/stack.ts';
+import { Timeline } from '../src/timeline.ts';
 import { benchImei } from '../src/trackers.ts';
 
 const USAGE = `node bench/commands/run.ts [options]
@@ -34,7 +35,8 @@ const USAGE = `node bench/commands/run.ts [options]
   --ephemeral-pg   PostgreSQL without fsync (NOT the headline figures)
   --keep           keep the temp folder (logs) afterwards
   --cpu-prof DIR   write a V8 CPU profile of each service into DIR
-  --pg-stats       print the statements PostgreSQL spent the most time on (pg_stat_statements)`;
+  --pg-stats       print the statements PostgreSQL spent the most time on (pg_stat_statements)
+  --timeline       print each second of the run: fired, round trips, CPU per process`;
 
 const opts = parseArgs(
   process.argv.slice(2),
@@ -48,6 +50,7 @@ const opts = parseArgs(
     keep: false,
     cpuProf: '',
     pgStats: false,
+    timeline: false,
   },
   USAGE,
 );
@@ -80,6 +83,7 @@ await withStack(stackOptions, async (stack) => {
   // The webhook receiver: a real HTTP server that checks every signature.
   const sent = new Map<number, Sent>();
   const roundTrip = new Samples();
+  let timeline: Timeline | undefined;
   const accept = new Samples();
   let webhooks = 0;
   let badSignatures = 0;
@@ -102,6 +106,7 @@ await withStack(stackOptions, async (stack) => {
       entry.done = true;
       webhooks++;
       if (entry.measured) roundTrip.add(now - entry.at);
+      timeline?.done(entry.at, now - entry.at);
     });
   });
   receiver.keepAliveTimeout = 60_000;
@@ -138,6 +143,7 @@ await withStack(stackOptions, async (stack) => {
     const imei = imeis[seq % imeis.length]!;
     const entry: Sent = { at: performance.now(), measured };
     sent.set(seq, entry);
+    timeline?.fired(entry.at);
     const metadata = { benchSeq: seq, sentAt: Date.now() };
     const [path, body] = opts.seedApi
       ? ['/api/v1/command', { imei, command: COMMAND, metadata }]
@@ -186,6 +192,7 @@ await withStack(stackOptions, async (stack) => {
   // Database-wide counters over the whole run (warm-up and drain included), per command fired.
   const pgA = opts.pgStats ? await pgCounters(stack.sql) : undefined;
   const start = performance.now();
+  timeline = opts.timeline ? new Timeline(start, () => stack.processes()) : undefined;
   let seq = 0;
   let measureStart = 0;
   let firstMeasured = -1;
@@ -229,6 +236,7 @@ await withStack(stackOptions, async (stack) => {
   const unanswered = [...sent.values()].filter((e) => !e.done && e.accepted === undefined).length;
   const pgB = opts.pgStats ? await pgCounters(stack.sql) : undefined;
   const missing = [...sent.values()].filter((e) => !e.done && e.accepted !== undefined).length;
+  timeline?.stopSampling();
   const rt = roundTrip.summary();
   const ac = accept.summary();
 
@@ -266,6 +274,10 @@ await withStack(stackOptions, async (stack) => {
       'no API answer = POSTs still unanswered then (the API fell behind).',
     ].join('\n'),
   );
+  if (timeline)
+    console.log(
+      `\nSecond by second (warm-up first; REST→webhook by the second fired):\n${timeline.render()}`,
+    );
   if (opts.pgStats && pgA && pgB) {
     console.log(`\nPostgreSQL per command (whole run, drain included):\n${table(perCommand(pgA, pgB, seq))}`);
     console.log(`\nPostgreSQL statements by total time:\n${table(await topStatements(stack.sql))}`);
