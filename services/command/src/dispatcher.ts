@@ -16,11 +16,15 @@ import {
 import type { Logger } from '@fleetwire/runtime';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { DownlinkOutcome } from './adapters/downlink.ts';
+import type { AttemptTimers, WaitingFor } from './attempt-timers.ts';
 import { decideDispatch, revisitAfterSendMs } from './dispatch-policy.ts';
 import type { CommandMetrics } from './metrics.ts';
 
-/** What becomes of the work item: done, or come back after a delay. */
-export type ItemOutcome = { kind: 'ack' } | { kind: 'nak'; delayMs: number };
+/**
+ * What becomes of the work item: done, or come back after a delay. `waitsFor`: the delay is a
+ * running attempt of that command, so the item is released early if the command ends.
+ */
+export type ItemOutcome = { kind: 'ack' } | { kind: 'nak'; delayMs: number; waitsFor?: WaitingFor };
 
 export interface DispatcherDeps {
   ledger: CommandLedger;
@@ -28,6 +32,8 @@ export interface DispatcherDeps {
   metrics: CommandMetrics;
   log: Logger;
   busyRetryMs: number;
+  /** Holds the items that wait for an attempt, to release them when their command ends. */
+  attemptTimers: Pick<AttemptTimers, 'park'>;
   terminate(msg: JsMsg, reason: string): void;
 }
 
@@ -130,8 +136,10 @@ export class Dispatcher {
     devices.forEach((device, i) => {
       const [first, ...rest] = device.msgs;
       const outcome = outcomes[i]!;
-      if (outcome.kind === 'ack') first?.ack();
-      else first?.nak(outcome.delayMs);
+      if (!first) return;
+      if (outcome.kind === 'ack') first.ack();
+      else if (outcome.waitsFor) this.#deps.attemptTimers.park(first, outcome.waitsFor, outcome.delayMs);
+      else first.nak(outcome.delayMs);
       for (const duplicate of rest) duplicate.ack();
     });
   }
@@ -200,7 +208,10 @@ export class Dispatcher {
           error: `no response after ${decision.attempts} attempts`,
         });
       case 'wait':
-        return { index, outcome: { kind: 'nak', delayMs: decision.delayMs } };
+        return {
+          index,
+          outcome: { kind: 'nak', delayMs: decision.delayMs, waitsFor: waiting(command, device) },
+        };
       case 'send':
         return { index, send: { index, command, attempt: decision.attempt, nowMs, log } };
     }
@@ -232,7 +243,13 @@ export class Dispatcher {
             commandId: command.id,
             change: { to: 'sent', attempts: attempt, expectAttempts: attempt - 1 },
           },
-          outcome: { kind: 'nak', delayMs: revisitAfterSendMs(command, nowMs) },
+          // This batch's new commands were committed before the send, so whatever ends this
+          // command sees them and asks for the device's next look: the item can simply be acked.
+          outcome: {
+            kind: 'nak',
+            delayMs: revisitAfterSendMs(command, nowMs),
+            waitsFor: { commandId: command.id, releaseBy: 'ack' },
+          },
         };
       case 'busy':
       case 'timeout':
@@ -253,6 +270,14 @@ export class Dispatcher {
       this.#deps.metrics.queuedSeconds.observe((nowMs - Date.parse(command.createdAt)) / 1000);
     log.info({ attempt }, 'command written to the device');
   }
+}
+
+/**
+ * An item that found another item's attempt running. If it brought a new command, the statement
+ * that ends the running one may predate that command (and so not ask for the device's next look).
+ */
+function waiting(command: CommandView, device: DeviceWork): WaitingFor {
+  return { commandId: command.id, releaseBy: device.hasNew ? 'redeliver' : 'ack' };
 }
 
 /** The head finished here (expired, failed); the device is looked at again in the next step. */

@@ -12,8 +12,10 @@ import {
 import { migrations } from '@fleetwire/schema';
 import type { JsMsg } from '@nats-io/jetstream';
 import { BatchWorkLoop } from './adapters/batch-loop.ts';
+import { settleByReply, subscribeCommandEndings } from './adapters/command-endings.ts';
 import { Downlink } from './adapters/downlink.ts';
 import { WorkLoop } from './adapters/work-loop.ts';
+import { AttemptTimers } from './attempt-timers.ts';
 import { commandConfig } from './config.ts';
 import { commandConsumers } from './consumers.ts';
 import { Dispatcher, workItemReader } from './dispatcher.ts';
@@ -72,12 +74,21 @@ export const command: ServiceDefinition<typeof commandConfig, CommandInstance> =
     });
     const poison = (msg: JsMsg, reason: string) => terminate(msg, nats.features, reason, log);
     const downlink = new Downlink(nats.nc, topology.subjects, config.dispatchTimeoutMs);
+    const attemptTimers = new AttemptTimers({ settle: settleByReply(nats.nc) });
+    attemptTimers.start();
+    const endings = subscribeCommandEndings(
+      nats.nc,
+      topology.subjects,
+      (commandId) => attemptTimers.ended(commandId),
+      log,
+    );
     const dispatcher = new Dispatcher({
       ledger,
       downlink,
       metrics,
       log,
       busyRetryMs: config.busyRetryMs,
+      attemptTimers,
       terminate: poison,
     });
     const replies = new ReplyHandler({
@@ -147,6 +158,8 @@ export const command: ServiceDefinition<typeof commandConfig, CommandInstance> =
         await relay.stop();
         await sweeper.stop();
         for (const l of loops) await l.stop();
+        endings.close();
+        attemptTimers.stop();
         downlink.close();
         await ledger.flushMarks();
         await publisher.close();

@@ -36,6 +36,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Downlink } from '../src/adapters/downlink.ts';
+import { AttemptTimers } from '../src/attempt-timers.ts';
 import { Dispatcher } from '../src/dispatcher.ts';
 import { type CommandInstance, command } from '../src/main.ts';
 import { commandMetrics } from '../src/metrics.ts';
@@ -263,6 +264,7 @@ describe('batch paths of the command service against a real ledger (real Postgre
       metrics: commandMetrics(new Registry()),
       log,
       busyRetryMs: 200,
+      attemptTimers: new AttemptTimers({ settle: () => {} }),
       terminate: () => {},
     });
 
@@ -292,15 +294,20 @@ describe('batch paths of the command service against a real ledger (real Postgre
     release();
     await holder;
 
-    const revisit = { kind: 'nak', delayMs: expect.toSatisfy((ms: number) => ms > 29_000) };
+    // A sent command's item comes back when the attempt times out, or is let go when it ends.
+    const revisit = (commandId: string) => ({
+      kind: 'nak',
+      delayMs: expect.toSatisfy((ms: number) => ms > 29_000),
+      waitsFor: { commandId, releaseBy: 'ack' },
+    });
     const retry = { kind: 'nak', delayMs: 200 };
     expect(outcomes).toEqual([
-      revisit,
+      revisit(cFast.id),
       retry,
       retry,
       retry,
       { kind: 'ack' },
-      revisit,
+      revisit(cGood.id),
       { kind: 'ack' },
       retry,
     ]);
