@@ -194,8 +194,6 @@ await withStack(stackOptions, async (stack) => {
   const pgA = opts.pgStats ? await pgCounters(stack.sql) : undefined;
   const start = performance.now();
   timeline = opts.timeline ? new Timeline(start, () => stack.processes()) : undefined;
-  const analyzeAtMs = Math.min(3_000, warmupMs);
-  let analyzed = false;
   let seq = 0;
   let measureStart = 0;
   let firstMeasured = -1;
@@ -206,18 +204,6 @@ await withStack(stackOptions, async (stack) => {
       const elapsed = performance.now() - start;
       if (elapsed >= totalMs) return resolve();
       const measuring = elapsed >= warmupMs;
-      if (!analyzed && elapsed >= analyzeAtMs) {
-        analyzed = true;
-        // The database started empty, and every service connection planned its statements (and
-        // the foreign-key checks PostgreSQL runs for them) against tables without statistics: such
-        // plans can walk every command of the tenant per lookup, and PostgreSQL alone then takes
-        // most of the machine. A real deployment has statistics (autovacuum analyzes within a
-        // minute or two of use); ANALYZE makes every backend re-plan. Done 3 s in, so the warm-up
-        // also covers the re-planning. (postgres.js runs a query only once it is awaited.)
-        void (async () => {
-          await stack.sql`analyze devices, commands, command_transitions`;
-        })();
-      }
       if (measuring && firstMeasured < 0) {
         firstMeasured = seq;
         measureStart = performance.now();

@@ -25,4 +25,6 @@ export { canonicalJson, requestHash } from './request-hash.ts';
 export type { MatchCandidate, MatchOptions } from './response-matching.ts';
 export { expectedResponse, matchResponse, normaliseCommandText, responseFits } from './response-matching.ts';
 export { ALLOWED_FROM, isOpen, isTerminal, OPEN_STATES, TERMINAL_STATES } from './states.ts';
+export type { FreshTables } from './statistics.ts';
+export { analyzeFreshTables, FIRST_ANALYZE_ROWS, LEDGER_TABLES } from './statistics.ts';
 export type { DeviceRef, TransitionRequest } from './transition-sql.ts';

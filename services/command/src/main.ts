@@ -19,6 +19,7 @@ import { AttemptTimers } from './attempt-timers.ts';
 import { commandConfig } from './config.ts';
 import { commandConsumers } from './consumers.ts';
 import { Dispatcher, workItemReader } from './dispatcher.ts';
+import { FreshStatistics } from './fresh-statistics.ts';
 import { commandMetrics } from './metrics.ts';
 import { OutboxRelay } from './outbox-relay.ts';
 import { PresenceHandler } from './presence.ts';
@@ -133,6 +134,8 @@ export const command: ServiceDefinition<typeof commandConfig, CommandInstance> =
       ),
       presenceLoop,
     ];
+    const statistics = new FreshStatistics({ sql: ctx.sql!, log });
+    statistics.start();
     const sweeper = new Sweeper({
       ledger,
       log,
@@ -157,6 +160,7 @@ export const command: ServiceDefinition<typeof commandConfig, CommandInstance> =
       async stop() {
         await relay.stop();
         await sweeper.stop();
+        await statistics.stop();
         for (const l of loops) await l.stop();
         endings.close();
         attemptTimers.stop();
