@@ -16,10 +16,11 @@ export interface FreshTables {
 /**
  * PostgreSQL plans a table it has never analyzed as if it were tiny, and each connection keeps the
  * plans of its prepared statements (and of its foreign-key checks): key lookups planned as scans.
- * Filled at a few hundred commands per second before autovacuum's first analyze (a minute or more
- * away), the ledger's statements went from 0.02 to 4–550 ms and PostgreSQL took the whole machine.
- * This analyzes each table once it holds enough rows; ANALYZE makes every connection re-plan, and
- * autovacuum keeps the statistics from then on.
+ * A fresh database filled at 500 commands/s before autovacuum's first analyze ran the FK check on
+ * `commands` in 3.9 ms instead of 0.015 and the answer lookup in 550 ms instead of 0.26. This
+ * analyzes each table once it holds enough rows (an empty one would be analyzed as empty, and the
+ * plans would stay scans as it fills); ANALYZE makes every connection re-plan, and autovacuum keeps
+ * the statistics from then on.
  */
 export async function analyzeFreshTables(
   sql: Queryable,
