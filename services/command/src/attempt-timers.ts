@@ -60,7 +60,6 @@ export class AttemptTimers {
   #ended = new Set<string>();
   #endedBefore = new Set<string>();
   #rotatedAt: number;
-  #timer: NodeJS.Timeout | undefined;
 
   constructor(deps: AttemptTimersDeps) {
     this.#deps = deps;
@@ -101,7 +100,7 @@ export class AttemptTimers {
     return n;
   }
 
-  /** Forgets items JetStream is about to redeliver anyway, and old endings. */
+  /** Forgets items JetStream is about to redeliver anyway, and old endings; run every second or so. */
   prune(): void {
     const now = this.#now();
     for (const [id, list] of this.#parked) {
@@ -114,15 +113,5 @@ export class AttemptTimers {
       this.#ended = new Set();
       this.#rotatedAt = now;
     }
-  }
-
-  start(intervalMs = 1_000): void {
-    this.#timer ??= setInterval(() => this.prune(), intervalMs);
-    this.#timer.unref();
-  }
-
-  stop(): void {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
   }
 }

@@ -4,6 +4,7 @@ import {
   coalesceSocketWrites,
   JetStreamPublisher,
   provisioningFor,
+  runEvery,
   runService,
   type ServiceDefinition,
   terminate,
@@ -76,7 +77,11 @@ export const command: ServiceDefinition<typeof commandConfig, CommandInstance> =
     const poison = (msg: JsMsg, reason: string) => terminate(msg, nats.features, reason, log);
     const downlink = new Downlink(nats.nc, topology.subjects, config.dispatchTimeoutMs);
     const attemptTimers = new AttemptTimers({ settle: settleByReply(nats.nc) });
-    attemptTimers.start();
+    const pruning = runEvery(
+      1_000,
+      async () => attemptTimers.prune(),
+      (err) => log.warn({ err }, 'could not prune the parked work items'),
+    );
     const endings = subscribeCommandEndings(
       nats.nc,
       topology.subjects,
@@ -163,7 +168,7 @@ export const command: ServiceDefinition<typeof commandConfig, CommandInstance> =
         await statistics.stop();
         for (const l of loops) await l.stop();
         endings.close();
-        attemptTimers.stop();
+        await pruning.stop();
         downlink.close();
         await ledger.flushMarks();
         await publisher.close();
