@@ -10,6 +10,7 @@
  *   <root>.<tenant>.dispatch.<device>         command delivery work items (JetStream work queue)
  *   <root>.<tenant>.session.<sid>.<dir>       interactive sessions (core NATS)
  *   <root>.<tenant>.notify.<event.type>       webhook work items (JetStream work queue)
+ *   <root>.<tenant>.notify.held.<host>.<due>  webhook retries held until a time, outside any consumer
  *   <root>.<tenant>.ctl.edge.<edgeId>         edge control (core NATS)
  */
 import { PROTOCOL_ERROR, ProtocolError } from './errors.ts';
@@ -65,6 +66,7 @@ export type ParsedSubject =
   | { type: 'cmd'; tenant: TenantId; deviceId: DeviceId; state: CommandState }
   | { type: 'session'; tenant: TenantId; sessionId: SessionId; dir: SessionDir }
   | { type: 'notify'; tenant: TenantId; eventType: string }
+  | { type: 'notify-held'; tenant: TenantId; hostKey: string; dueAtSec: number }
   | { type: 'edge-ctl'; tenant: TenantId; edgeId: EdgeId };
 
 export interface Subjects {
@@ -77,6 +79,11 @@ export interface Subjects {
   dispatch(tenant: TenantId, deviceId: DeviceId): string;
   session(tenant: TenantId, sessionId: SessionId, dir: SessionDir): string;
   notify(tenant: TenantId, eventType: string): string;
+  /**
+   * A webhook retry held in NOTIFY until `dueAtSec` (unix seconds) without a consumer slot; `hostKey`
+   * (a safe token) names the target host, so its held retries can be found and released together.
+   */
+  notifyHeld(tenant: TenantId, hostKey: string, dueAtSec: number): string;
   edgeCtl(tenant: TenantId, edgeId: EdgeId): string;
 
   /** `<root>.*.up.*.<kind>`, or every kind when omitted. */
@@ -94,6 +101,8 @@ export interface Subjects {
   /** `<root>.*.notify.<eventType>` (one work item kind across tenants), or every kind when omitted. */
   notifyAll(eventType?: string): string;
   notifyFor(tenant: TenantId): string;
+  /** Every held retry, `<root>.*.notify.held.*.*`, or those of one host. */
+  notifyHeldAll(hostKey?: string): string;
   /** An edge serves every tenant, so it listens on `<root>.*.ctl.edge.<edgeId>`. */
   edgeCtlAll(edgeId: EdgeId): string;
   /** Everything of one tenant: `<root>.<tenant>.>`. */
@@ -126,6 +135,29 @@ function checkOneOf<T extends string>(set: ReadonlySet<string>, value: string, w
   return value as T;
 }
 
+/** The notify event type under which held webhook retries wait (`notify.held.<host>.<due>`). */
+const HELD = 'held';
+
+function checkHostKey(hostKey: string): string {
+  if (!isSafeToken(hostKey)) {
+    throw new ProtocolError(
+      PROTOCOL_ERROR.INVALID_SUBJECT,
+      `host key must be a safe token, got ${JSON.stringify(hostKey)}`,
+    );
+  }
+  return hostKey;
+}
+
+function checkDueAt(dueAtSec: number): number {
+  if (!Number.isSafeInteger(dueAtSec) || dueAtSec < 0) {
+    throw new ProtocolError(
+      PROTOCOL_ERROR.INVALID_SUBJECT,
+      `due time must be whole unix seconds, got ${dueAtSec}`,
+    );
+  }
+  return dueAtSec;
+}
+
 export function parseEventType(eventType: string): string {
   const tokens = typeof eventType === 'string' ? eventType.split('.') : [];
   if (tokens.length === 0 || tokens.length > MAX_EVENT_TYPE_TOKENS || !tokens.every(isSafeToken)) {
@@ -156,6 +188,8 @@ export function subjects(options: SubjectsOptions = {}): Subjects {
     session: (tenant, sessionId, dir) =>
       `${root}.${t(tenant)}.session.${parseSessionId(sessionId)}.${checkOneOf(SESSION_DIRS, dir, 'session direction')}`,
     notify: (tenant, eventType) => `${root}.${t(tenant)}.notify.${parseEventType(eventType)}`,
+    notifyHeld: (tenant, hostKey, dueAtSec) =>
+      `${root}.${t(tenant)}.notify.${HELD}.${checkHostKey(hostKey)}.${checkDueAt(dueAtSec)}`,
     edgeCtl: (tenant, edgeId) => `${root}.${t(tenant)}.ctl.edge.${parseEdgeId(edgeId)}`,
 
     upAll: (kind) => `${root}.*.up.*.${kindOrAny(kind)}`,
@@ -172,6 +206,8 @@ export function subjects(options: SubjectsOptions = {}): Subjects {
     notifyAll: (eventType) =>
       eventType === undefined ? `${root}.*.notify.>` : `${root}.*.notify.${parseEventType(eventType)}`,
     notifyFor: (tenant) => `${root}.${t(tenant)}.notify.>`,
+    notifyHeldAll: (hostKey) =>
+      `${root}.*.notify.${HELD}.${hostKey === undefined ? '*' : checkHostKey(hostKey)}.*`,
     edgeCtlAll: (edgeId) => `${root}.*.ctl.edge.${parseEdgeId(edgeId)}`,
     tenantAll: (tenant) => `${root}.${t(tenant)}.>`,
     all: () => `${root}.>`,
@@ -231,6 +267,15 @@ function parseTokens(root: string, tokens: string[]): ParsedSubject {
         dir: checkOneOf(SESSION_DIRS, rest[1]!, 'session direction'),
       };
     case 'notify':
+      if (rest[0] === HELD) {
+        expectTokens(rest, 3);
+        return {
+          type: 'notify-held',
+          tenant,
+          hostKey: checkHostKey(rest[1]!),
+          dueAtSec: checkDueAt(/^\d{1,15}$/.test(rest[2]!) ? Number(rest[2]) : Number.NaN),
+        };
+      }
       return { type: 'notify', tenant, eventType: parseEventType(rest.join('.')) };
     case 'ctl':
       expectTokens(rest, 2);

@@ -68,6 +68,10 @@ function concreteSubjects(tenant: TenantId, device: DeviceId): [string, ParsedSu
         ],
     ),
     [s.notify(tenant, 'device.offline'), { type: 'notify', tenant, eventType: 'device.offline' }],
+    [
+      s.notifyHeld(tenant, '3f9a0c', 1_763_800_000),
+      { type: 'notify-held', tenant, hostKey: '3f9a0c', dueAtSec: 1_763_800_000 },
+    ],
     [s.edgeCtl(tenant, edge), { type: 'edge-ctl', tenant, edgeId: edge }],
   ];
 }
@@ -129,6 +133,19 @@ describe('builders and parse', () => {
     expect(s.notifyAll('device.offline')).toBe('fw.*.notify.device.offline');
     expect(() => s.notifyAll('bad..type')).toThrow(/event type/);
     expect(s.notifyFor(tenantA)).toBe('fw.tenant-a.notify.>');
+    expect(s.notifyHeld(tenantA, 'ab12', 1_700_000_000)).toBe('fw.tenant-a.notify.held.ab12.1700000000');
+    expect(s.notifyHeldAll()).toBe('fw.*.notify.held.*.*');
+    expect(s.notifyHeldAll('ab12')).toBe('fw.*.notify.held.ab12.*');
+    expect(() => s.notifyHeld(tenantA, 'a.b', 1)).toThrow(/host key/);
+    expect(() => s.notifyHeld(tenantA, 'ab12', 1.5)).toThrow(/due time/);
+    expect(() => s.notifyHeld(tenantA, 'ab12', -1)).toThrow(/due time/);
+    for (const bad of [
+      'fw.tenant-a.notify.held.ab12',
+      'fw.tenant-a.notify.held.ab12.1e3',
+      'fw.tenant-a.notify.held.ab12.',
+    ]) {
+      expect(() => s.parse(bad)).toThrow(/due time|expected 3 tokens/);
+    }
     expect(s.edgeCtlAll(edge)).toBe('fw.*.ctl.edge.edge-eu-1');
     expect(s.tenantAll(tenantA)).toBe('fw.tenant-a.>');
     expect(s.all()).toBe('fw.>');

@@ -38,16 +38,15 @@ export class CircuitBreaker {
     return true;
   }
 
-  record(host: string, ok: boolean): void {
-    if (ok) {
-      this.#hosts.delete(host);
-      return;
-    }
+  /** Records an attempt's result; true when it is a success after failures (the host recovered). */
+  record(host: string, ok: boolean): boolean {
+    if (ok) return this.#hosts.delete(host);
     const state = this.#hosts.get(host) ?? { failures: 0, openUntil: 0, probing: false };
     state.failures++;
     state.probing = false;
     if (state.failures >= this.#threshold) state.openUntil = this.#now() + this.#openMs;
     this.#hosts.set(host, state);
+    return false;
   }
 
   /** True while `host` has not failed since its last success: worth waiting for. */

@@ -13,6 +13,7 @@ import type { WebhookRequest } from './adapters/http-sender.ts';
 import type { DeadLetter } from './adapters/webhook-store.ts';
 import type { CircuitBreaker } from './circuit.ts';
 import { deliveryLogContext } from './events.ts';
+import { heldDueAtSec, shouldHold } from './holding.ts';
 import { type AttemptResult, attemptsFor, decide } from './retry.ts';
 import { SIGNATURE_HEADER, signatureHeader } from './signature.ts';
 
@@ -29,13 +30,32 @@ export const HEADER = {
  */
 export const PRIOR_ATTEMPTS_HEADER = 'Fleetwire-Prior-Attempts';
 
-export function priorAttemptsOf(msg: JsMsg): number {
-  const value = Number(msg.headers?.get(PRIOR_ATTEMPTS_HEADER) ?? 0);
-  return Number.isInteger(value) && value > 0 ? value : 0;
+/**
+ * NATS header of a held retry put back on `notify.delivery` (holding.ts): the unix second its next
+ * attempt was due. Its first delivery makes that attempt, without waiting a retry delay first.
+ */
+export const ATTEMPT_DUE_HEADER = 'Fleetwire-Attempt-Due';
+
+function positiveIntHeader(msg: JsMsg, name: string): number | undefined {
+  const value = Number(msg.headers?.get(name) ?? 0);
+  return Number.isSafeInteger(value) && value > 0 ? value : undefined;
 }
 
-/** The attempt a JetStream delivery makes, counting the direct attempts made before it was queued. */
-export function attemptOf(deliveryCount: number, priorAttempts: number): number {
+export function priorAttemptsOf(msg: JsMsg): number {
+  return positiveIntHeader(msg, PRIOR_ATTEMPTS_HEADER) ?? 0;
+}
+
+/** When a released held retry was due (unix seconds); undefined for any other delivery. */
+export function attemptDueOf(msg: JsMsg): number | undefined {
+  return positiveIntHeader(msg, ATTEMPT_DUE_HEADER);
+}
+
+/**
+ * The attempt a JetStream delivery makes, counting the attempts made before it was queued. A queued
+ * failure's first delivery only waits out the retry delay; a released held retry's makes the attempt.
+ */
+export function attemptOf(deliveryCount: number, priorAttempts: number, released = false): number {
+  if (released) return priorAttempts + deliveryCount;
   return priorAttempts > 0 ? priorAttempts + deliveryCount - 1 : deliveryCount;
 }
 
@@ -61,6 +81,13 @@ export interface DeliveryDeps {
   deadLetter(d: DeadLetter): Promise<void>;
   post(req: WebhookRequest): Promise<AttemptResult>;
   circuit: CircuitBreaker;
+  /**
+   * Holds a retry outside the consumer's slots until `dueAtSec` (holding.ts); without it every retry
+   * waits in a slot (delayed NAK).
+   */
+  hold?(msg: JsMsg, delivery: WebhookDelivery, attemptsMade: number, dueAtSec: number): Promise<void>;
+  /** Told when an attempt finds a host failing, or healthy again after failures. */
+  onHostHealth?(origin: string, healthy: boolean): void;
   terminate(msg: JsMsg, reason: string): void;
   metrics: DeliveryMetrics;
   log: Logger;
@@ -91,12 +118,23 @@ export function deliveryHandler(deps: DeliveryDeps): (msg: JsMsg) => Promise<voi
       return;
     }
     const prior = priorAttemptsOf(msg);
-    if (prior > 0 && msg.info.deliveryCount === 1) {
+    const dueAtSec = attemptDueOf(msg);
+    const log = deps.log.child(deliveryLogContext(delivery));
+    if (dueAtSec === undefined && prior > 0 && msg.info.deliveryCount === 1) {
       // Attempt `prior` failed moments ago in the fan-out: wait its retry delay, as any retry does.
-      msg.nak(deps.config.backoffMs[prior - 1] ?? 1_000);
+      await waitForNextAttempt(deps, msg, delivery, prior, deps.config.backoffMs[prior - 1] ?? 1_000, log);
       return;
     }
-    const log = deps.log.child(deliveryLogContext(delivery));
+    if (
+      dueAtSec !== undefined &&
+      msg.info.deliveryCount === 1 &&
+      isEarlyForFailingHost(deps, delivery, dueAtSec)
+    ) {
+      // Released early because its host recovered for another instance, yet failing here: back to its
+      // own time, and no attempt spent on it.
+      await holdOrPark(deps, msg, delivery, prior, dueAtSec * 1000 - Date.now(), dueAtSec, log);
+      return;
+    }
     const pending = unwritten.get(msg.seq);
     if (pending) {
       await deadLetterOrRequeue(deps, msg, delivery, pending, unwritten, log);
@@ -110,7 +148,7 @@ export function deliveryHandler(deps: DeliveryDeps): (msg: JsMsg) => Promise<voi
       deps.terminate(msg, secret.drop);
       return;
     }
-    const attempt = attemptOf(msg.info.deliveryCount, prior);
+    const attempt = attemptOf(msg.info.deliveryCount, prior, dueAtSec !== undefined);
     const result = await attemptOnce(deps, delivery, secret.secret, attempt);
     const decision = decide(result, attempt, deps.config.backoffMs);
     const details = { url: delivery.url, attempt, status: result.status };
@@ -120,14 +158,15 @@ export function deliveryHandler(deps: DeliveryDeps): (msg: JsMsg) => Promise<voi
         deps.metrics.outcome('delivered', target);
         log.info(details, 'webhook delivered');
         return;
-      case 'retry':
-        msg.nak(decision.delayMs);
+      case 'retry': {
         deps.metrics.outcome('retry', target);
+        const wait = await waitForNextAttempt(deps, msg, delivery, attempt, decision.delayMs, log);
         log.warn(
-          { ...details, error: errorOf(result), retryInMs: decision.delayMs },
+          { ...details, error: errorOf(result), retryInMs: decision.delayMs, held: wait === 'held' },
           'webhook failed; will retry',
         );
         return;
+      }
       case 'dead-letter':
         log.warn({ ...details, error: decision.reason }, 'webhook failed for the last time');
         await deadLetterOrRequeue(
@@ -141,6 +180,49 @@ export function deliveryHandler(deps: DeliveryDeps): (msg: JsMsg) => Promise<voi
         return;
     }
   };
+}
+
+/**
+ * Settles a delivery whose next attempt is `delayMs` away: held outside the consumer's slots when
+ * holding.ts says so (and holding works), else a delayed NAK that keeps it in a slot.
+ */
+async function waitForNextAttempt(
+  deps: DeliveryDeps,
+  msg: JsMsg,
+  delivery: WebhookDelivery,
+  attemptsMade: number,
+  delayMs: number,
+  log: Logger,
+): Promise<'held' | 'parked'> {
+  return holdOrPark(deps, msg, delivery, attemptsMade, delayMs, heldDueAtSec(Date.now(), delayMs), log);
+}
+
+async function holdOrPark(
+  deps: DeliveryDeps,
+  msg: JsMsg,
+  delivery: WebhookDelivery,
+  attemptsMade: number,
+  delayMs: number,
+  dueAtSec: number,
+  log: Logger,
+): Promise<'held' | 'parked'> {
+  if (deps.hold && shouldHold(delayMs, deps.circuit.isOpen(hostOf(delivery.url)))) {
+    try {
+      await deps.hold(msg, delivery, attemptsMade, dueAtSec);
+      msg.ack();
+      return 'held';
+    } catch (err) {
+      log.warn({ err: String(err), url: delivery.url }, 'retry not held; it waits in a consumer slot');
+    }
+  }
+  // NAK delays are whole milliseconds for nats-server.
+  msg.nak(Math.max(0, Math.round(delayMs)));
+  return 'parked';
+}
+
+/** A released retry that arrives before its time while this instance sees its host's circuit open. */
+function isEarlyForFailingHost(deps: DeliveryDeps, delivery: WebhookDelivery, dueAtSec: number): boolean {
+  return dueAtSec * 1000 > Date.now() && deps.circuit.isOpen(hostOf(delivery.url));
 }
 
 /**
@@ -245,7 +327,8 @@ export async function attemptOnce(
     });
     return result;
   } finally {
-    deps.circuit.record(host, result.ok);
+    const recovered = deps.circuit.record(host, result.ok);
+    if (recovered || !result.ok) deps.onHostHealth?.(host, result.ok);
     deps.metrics.attempt(result.ok, (performance.now() - started) / 1000);
   }
 }

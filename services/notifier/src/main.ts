@@ -2,6 +2,7 @@ import {
   coalesceSocketWrites,
   JetStreamPublisher,
   provisioningFor,
+  runEvery,
   runService,
   type ServiceDefinition,
   terminate,
@@ -10,13 +11,14 @@ import {
 import { migrations } from '@fleetwire/schema';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
+import { HeldRetries } from './adapters/held-retries.ts';
 import { postWebhook } from './adapters/http-sender.ts';
 import { PullWorker } from './adapters/pull-worker.ts';
 import { WebhookStore } from './adapters/webhook-store.ts';
 import { CircuitBreaker } from './circuit.ts';
 import { checkNotifierConfig, notifierConfig } from './config.ts';
 import { notifierConsumers } from './consumers.ts';
-import { type DeliveryDeps, deliveryHandler, PRIOR_ATTEMPTS_HEADER } from './delivery.ts';
+import { type DeliveryDeps, deliveryHandler, hostOf, PRIOR_ATTEMPTS_HEADER } from './delivery.ts';
 import { type FanOutDeps, fanOutHandler, readCommandEvent, readTelemetryEvent } from './fan-out.ts';
 import { FirstAttempts, firstAttemptLimits } from './first-attempt.ts';
 import { notifierMetrics } from './metrics.ts';
@@ -28,6 +30,13 @@ const intakeConcurrency = (webhookConcurrency: number) => 2 * webhookConcurrency
 const CIRCUIT_FAILURES = 5;
 /** Pause of an open circuit: five first-retry delays, at most 30 s, so probes follow the schedule's pace. */
 const circuitOpenMs = (backoffMs: readonly number[]) => Math.min(30_000, 5 * (backoffMs[0] ?? 1_000));
+/** How often held retries are looked at: their due times are whole seconds. */
+const RELEASE_EVERY_MS = 1_000;
+/**
+ * Undelivered messages the delivery consumer may have before held retries wait: a recovered host's
+ * backlog goes out at the pace the deliveries are worked off, not ahead of everyone else's.
+ */
+const releaseBacklog = (webhookConcurrency: number) => Math.max(1_000, 10 * webhookConcurrency);
 
 /** A delivery whose first attempt failed: rare, so a plain js.publish carrying the header will do. */
 function publishRetry(js: JetStreamClient, subject: string, data: Uint8Array, msgId: string, prior: number) {
@@ -65,6 +74,14 @@ export const notifier: ServiceDefinition<typeof notifierConfig> = {
     const consumerOf = (spec: { streamName: string; durableName: string }) =>
       nats.js.consumers.get(spec.streamName, spec.durableName);
 
+    const heldRetries = new HeldRetries(nats.js, nats.jsm, {
+      stream: specs.deliveries.streamName,
+      deliveriesConsumer: specs.deliveries.durableName,
+      subjects: topology.subjects,
+      maxBacklog: releaseBacklog(config.concurrency),
+      log,
+      onReleased: metrics.released,
+    });
     const delivery: DeliveryDeps = {
       config,
       secretOf: (tenant, id) => store.secretOf(tenant, id),
@@ -74,6 +91,11 @@ export const notifier: ServiceDefinition<typeof notifierConfig> = {
         failureThreshold: CIRCUIT_FAILURES,
         openMs: circuitOpenMs(config.backoffMs),
       }),
+      hold: async (msg, d, attemptsMade, dueAtSec) => {
+        await heldRetries.hold(msg, d.tenant, hostOf(d.url), attemptsMade, dueAtSec);
+        metrics.held();
+      },
+      onHostHealth: (origin, healthy) => heldRetries.recoveries.observe(origin, healthy),
       terminate: terminateMsg,
       metrics: metrics.delivery,
       log,
@@ -108,6 +130,11 @@ export const notifier: ServiceDefinition<typeof notifierConfig> = {
       handle: fanOutHandler(fanOut, readTelemetryEvent),
     });
     await Promise.all([deliveries.start(), commands.start(), telemetry.start()]);
+    const releases = runEvery(
+      RELEASE_EVERY_MS,
+      () => heldRetries.releaseRound(),
+      (err) => log.warn({ err }, 'held webhook retries not released this round; next round tries again'),
+    );
     log.info(
       {
         notificationUrl: config.notificationUrl ?? null,
@@ -118,7 +145,7 @@ export const notifier: ServiceDefinition<typeof notifierConfig> = {
     );
     return {
       async stop() {
-        await Promise.all([commands.stop(), telemetry.stop()]);
+        await Promise.all([commands.stop(), telemetry.stop(), releases.stop()]);
         await publisher.close();
         await deliveries.stop();
       },

@@ -4,6 +4,10 @@ import type { DeliveryMetrics } from './delivery.ts';
 export interface NotifierMetrics {
   delivery: DeliveryMetrics;
   event(eventType: string, deliveries: number): void;
+  /** A retry held outside the delivery consumer's slots (holding.ts). */
+  held(): void;
+  /** Held retries put back on notify.delivery. */
+  released(count: number): void;
 }
 
 export function notifierMetrics(registry: Registry): NotifierMetrics {
@@ -36,7 +40,19 @@ export function notifierMetrics(registry: Registry): NotifierMetrics {
     help: 'Deliveries published for fanned-out events (one per target)',
     registers: [registry],
   });
+  const held = new Counter({
+    name: 'fleetwire_webhook_held_total',
+    help: 'Retries held in NOTIFY under notify.held.<host>.<due> instead of a delivery consumer slot',
+    registers: [registry],
+  });
+  const released = new Counter({
+    name: 'fleetwire_webhook_released_total',
+    help: 'Held retries put back on notify.delivery (due, or their host recovered)',
+    registers: [registry],
+  });
   return {
+    held: () => held.inc(),
+    released: (count) => released.inc(count),
     delivery: {
       outcome(outcome, target) {
         deliveries.inc({ outcome, target });

@@ -37,9 +37,10 @@ describe('circuit breaker', () => {
     expect(cb.allow('h')).toBe(false);
     now = 2_000;
     expect(cb.allow('h')).toBe(true);
-    cb.record('h', true);
+    expect(cb.record('h', true)).toBe(true); // recovered: it had failed
     expect(cb.allow('h')).toBe(true);
     expect(cb.isOpen('h')).toBe(false);
+    expect(cb.record('h', true)).toBe(false); // a success after successes is no recovery
   });
 });
 

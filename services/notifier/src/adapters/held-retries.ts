@@ -1,0 +1,164 @@
+/**
+ * The NATS side of held retries (holding.ts): holding a delivery under `notify.held.<host>.<due>`,
+ * and the release round that puts due ones (and a recovered host's) back on `notify.delivery`.
+ *
+ * A release takes one held subject through a short-lived consumer filtered on exactly that subject.
+ * NOTIFY is a work queue, whose consumers may not overlap: a second instance trying the same subject
+ * at the same moment is refused and moves on, so one held retry is released by one instance. Each
+ * release is republished with a msgId derived from the held message's sequence, so a round that
+ * fails between republishing and acking is deduplicated when the next round releases it again.
+ */
+import type { Subjects, TenantId } from '@fleetwire/protocol';
+import type { Logger } from '@fleetwire/runtime';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import { headers, nanos } from '@nats-io/transport-node';
+import { ATTEMPT_DUE_HEADER, PRIOR_ATTEMPTS_HEADER, priorAttemptsOf } from '../delivery.ts';
+import { type HeldSubject, hostKeyOf, Recoveries, releaseOrder } from '../holding.ts';
+
+/** A releasing consumer left behind by a crashed instance is removed by the server after this. */
+const RELEASE_CONSUMER_IDLE_MS = 30_000;
+/** How long a release waits for the messages its consumer reported. */
+const FETCH_EXPIRES_MS = 2_000;
+
+export interface HeldRetriesOptions {
+  /** NOTIFY's stream name. */
+  stream: string;
+  /** The delivery consumer, whose backlog paces releases. */
+  deliveriesConsumer: string;
+  subjects: Subjects;
+  /** Undelivered messages the delivery consumer may have; releases wait while it has more. */
+  maxBacklog: number;
+  log: Logger;
+  onReleased?: (count: number) => void;
+  now?: () => number;
+}
+
+export class HeldRetries {
+  readonly recoveries = new Recoveries();
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #opts: HeldRetriesOptions;
+  readonly #now: () => number;
+
+  constructor(js: JetStreamClient, jsm: JetStreamManager, opts: HeldRetriesOptions) {
+    this.#js = js;
+    this.#jsm = jsm;
+    this.#opts = opts;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** Stores `msg`, a delivery whose `attemptsMade` attempts failed, until `dueAtSec`. */
+  async hold(
+    msg: JsMsg,
+    tenant: TenantId,
+    origin: string,
+    attemptsMade: number,
+    dueAtSec: number,
+  ): Promise<void> {
+    const h = headers();
+    h.set(PRIOR_ATTEMPTS_HEADER, String(attemptsMade));
+    const subject = this.#opts.subjects.notifyHeld(tenant, hostKeyOf(origin), dueAtSec);
+    // Per delivery and attempt: a redelivered handler that holds the same attempt again is deduplicated.
+    await this.#js.publish(subject, msg.data, { headers: h, msgID: `held:${msg.seq}:${attemptsMade}` });
+  }
+
+  /** One round: releases what is due, then what recovered hosts have held, within the backlog budget. */
+  async releaseRound(): Promise<number> {
+    const held = await this.#listHeld();
+    this.recoveries.keepOnly(new Set(held.map((h) => h.hostKey)));
+    const order = releaseOrder(held, this.#now(), this.recoveries.hosts);
+    if (order.length === 0) return 0;
+    let budget = this.#opts.maxBacklog - (await this.#backlog());
+    let released = 0;
+    for (const subject of order) {
+      if (budget <= 0) break;
+      const count = await this.#release(subject, Math.min(budget, subject.count));
+      budget -= count;
+      released += count;
+    }
+    if (released > 0) this.#opts.onReleased?.(released);
+    return released;
+  }
+
+  async #listHeld(): Promise<HeldSubject[]> {
+    const info = await this.#jsm.streams.info(this.#opts.stream, {
+      subjects_filter: this.#opts.subjects.notifyHeldAll(),
+    });
+    const held: HeldSubject[] = [];
+    for (const [subject, count] of Object.entries(info.state.subjects ?? {})) {
+      const parsed = this.#opts.subjects.parse(subject);
+      if (parsed.type === 'notify-held') {
+        held.push({
+          subject,
+          tenant: parsed.tenant,
+          hostKey: parsed.hostKey,
+          dueAtSec: parsed.dueAtSec,
+          count,
+        });
+      }
+    }
+    return held;
+  }
+
+  async #backlog(): Promise<number> {
+    return (await this.#jsm.consumers.info(this.#opts.stream, this.#opts.deliveriesConsumer)).num_pending;
+  }
+
+  /** Moves up to `max` messages of one held subject back to `notify.delivery`; returns how many. */
+  async #release(held: HeldSubject, max: number): Promise<number> {
+    const { stream, subjects, log } = this.#opts;
+    let consumerName: string;
+    let pending: number;
+    try {
+      const info = await this.#jsm.consumers.add(stream, {
+        filter_subject: held.subject,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        inactive_threshold: nanos(RELEASE_CONSUMER_IDLE_MS),
+        mem_storage: true,
+      });
+      consumerName = info.name;
+      pending = info.num_pending;
+    } catch (err) {
+      // Another instance is releasing this subject (overlapping work-queue consumers are refused).
+      log.debug({ subject: held.subject, err: String(err) }, 'held subject busy; skipped this round');
+      return 0;
+    }
+    try {
+      const want = Math.min(max, pending);
+      if (want === 0) return 0;
+      const consumer = await this.#js.consumers.get(stream, consumerName);
+      const batch: JsMsg[] = [];
+      for await (const msg of await consumer.fetch({ max_messages: want, expires: FETCH_EXPIRES_MS })) {
+        batch.push(msg);
+        if (batch.length >= want) break;
+      }
+      const target = subjects.notify(held.tenant, 'delivery');
+      await Promise.all(
+        batch.map((msg) =>
+          this.#js.publish(target, msg.data, {
+            headers: releaseHeaders(msg, held.dueAtSec),
+            msgID: `released:${msg.seq}`,
+          }),
+        ),
+      );
+      await Promise.all(batch.map((msg) => msg.ackAck()));
+      return batch.length;
+    } finally {
+      await this.#jsm.consumers.delete(stream, consumerName).catch(() => undefined);
+    }
+  }
+}
+
+function releaseHeaders(msg: JsMsg, dueAtSec: number) {
+  const h = headers();
+  h.set(PRIOR_ATTEMPTS_HEADER, String(priorAttemptsOf(msg)));
+  h.set(ATTEMPT_DUE_HEADER, String(dueAtSec));
+  return h;
+}
