@@ -23,6 +23,10 @@ import { type HeldSubject, hostKeyOf, Recoveries, releaseOrder } from '../holdin
 
 /** A releasing consumer left behind by a crashed instance is removed by the server after this. */
 const RELEASE_CONSUMER_IDLE_MS = 30_000;
+/** Longest a release round keeps releasing a backlog larger than the delivery consumer takes at once. */
+const ROUND_MS = 5_000;
+/** How often a round looks at the delivery consumer's backlog again while it has more to release. */
+const PACE_MS = 100;
 /** How long a release waits for the messages its consumer reported. */
 const FETCH_EXPIRES_MS = 2_000;
 
@@ -68,19 +72,30 @@ export class HeldRetries {
     await this.#js.publish(subject, msg.data, { headers: h, msgID: `held:${msg.seq}:${attemptsMade}` });
   }
 
-  /** One round: releases what is due, then what recovered hosts have held, within the backlog budget. */
+  /**
+   * One round: releases what is due, then what recovered hosts have held. While there is more, it
+   * looks at the delivery consumer's backlog again every PACE_MS (for up to ROUND_MS), so a large
+   * backlog goes out as fast as the deliveries are worked off, and never far ahead of them.
+   */
   async releaseRound(): Promise<number> {
     const held = await this.#listHeld();
     this.recoveries.keepOnly(new Set(held.map((h) => h.hostKey)));
     const order = releaseOrder(held, this.#now(), this.recoveries.hosts);
-    if (order.length === 0) return 0;
-    let budget = this.#opts.maxBacklog - (await this.#backlog());
+    const roundEnds = performance.now() + ROUND_MS;
     let released = 0;
-    for (const subject of order) {
-      if (budget <= 0) break;
-      const count = await this.#release(subject, Math.min(budget, subject.count));
-      budget -= count;
-      released += count;
+    while (order.length > 0) {
+      let budget = this.#opts.maxBacklog - (await this.#backlog());
+      while (budget > 0 && order.length > 0) {
+        const subject = order[0]!;
+        const count = await this.#release(subject, Math.min(budget, subject.count));
+        budget -= count;
+        released += count;
+        subject.count -= count;
+        // Fully released, or nothing to take (another instance has it): on to the next subject.
+        if (count === 0 || subject.count <= 0) order.shift();
+      }
+      if (order.length === 0 || performance.now() >= roundEnds) break;
+      await new Promise((resolve) => setTimeout(resolve, PACE_MS));
     }
     if (released > 0) this.#opts.onReleased?.(released);
     return released;
