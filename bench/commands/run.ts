@@ -37,7 +37,8 @@ const USAGE = `node bench/commands/run.ts [options]
   --keep           keep the temp folder (logs) afterwards
   --cpu-prof DIR   write a V8 CPU profile of each service into DIR
   --pg-stats       print the statements PostgreSQL spent the most time on (pg_stat_statements)
-  --timeline       print each second of the run: fired, round trips, CPU per process`;
+  --timeline       print each second of the run: fired, round trips, CPU per process
+  --legs           split each measured round trip into its legs by the ledger's timestamps`;
 
 const opts = parseArgs(
   process.argv.slice(2),
@@ -52,6 +53,7 @@ const opts = parseArgs(
     cpuProf: '',
     pgStats: false,
     timeline: false,
+    legs: false,
   },
   USAGE,
 );
@@ -67,6 +69,9 @@ interface Sent {
   accepted?: number;
   commandId?: string;
   done?: boolean;
+  /** Wall clock (ms) when fired and when its webhook arrived: comparable with the ledger's timestamps. */
+  firedWall?: number;
+  webhookWall?: number;
 }
 
 const stackOptions = {
@@ -101,10 +106,12 @@ await withStack(stackOptions, async (stack) => {
         unexpected++;
         return;
       }
-      const body = JSON.parse(raw) as { metadata?: { benchSeq?: number } };
+      const body = JSON.parse(raw) as { metadata?: { benchSeq?: number }; commandId?: string };
       const entry = sent.get(body.metadata?.benchSeq ?? -1);
       if (!entry || entry.done) return;
       entry.done = true;
+      entry.commandId = body.commandId;
+      entry.webhookWall = Date.now();
       webhooks++;
       if (entry.measured) roundTrip.add(now - entry.at);
       timeline?.done(entry.at, now - entry.at);
@@ -145,7 +152,8 @@ await withStack(stackOptions, async (stack) => {
     const entry: Sent = { at: performance.now(), measured };
     sent.set(seq, entry);
     timeline?.fired(entry.at);
-    const metadata = { benchSeq: seq, sentAt: Date.now() };
+    entry.firedWall = Date.now();
+    const metadata = { benchSeq: seq, sentAt: entry.firedWall };
     const [path, body] = opts.seedApi
       ? ['/api/v1/command', { imei, command: COMMAND, metadata }]
       : [
@@ -274,6 +282,12 @@ await withStack(stackOptions, async (stack) => {
     console.log(
       `\nSecond by second (warm-up first; REST→webhook by the second fired):\n${timeline.render()}`,
     );
+  if (opts.legs) {
+    const measured = [...sent.values()].filter((e) => e.measured && e.commandId !== undefined);
+    console.log(
+      `\nREST→webhook by leg (ledger timestamps: each is its transaction's start):\n${table(await legs(stack.sql, measured))}`,
+    );
+  }
   if (opts.pgStats && pgA && pgB) {
     console.log(`\nPostgreSQL per command (whole run, drain included):\n${table(perCommand(pgA, pgB, seq))}`);
     console.log(`\nPostgreSQL statements by total time:\n${table(await topStatements(stack.sql))}`);
@@ -286,6 +300,44 @@ await withStack(stackOptions, async (stack) => {
   receiver.closeAllConnections();
   await new Promise<void>((r) => receiver.close(() => r()));
 });
+
+/**
+ * The round trip of each command split at the ledger's timestamps: POST → `created_at` (the api's
+ * insert), → `sent_at` (the dispatcher's), → `finished_at` (the answer's), → webhook received. `now()`
+ * is a transaction's start, so each leg includes the commit of the statement before it.
+ */
+async function legs(sql: postgres.Sql, entries: Sent[]): Promise<string[][]> {
+  const byId = new Map(entries.map((e) => [e.commandId!, e]));
+  const names = [
+    'POST → created',
+    'created → sent',
+    'sent → completed',
+    'completed → webhook',
+    'whole round trip',
+  ];
+  const samples = names.map(() => new Samples());
+  const ids = [...byId.keys()];
+  for (let i = 0; i < ids.length; i += 5_000) {
+    const rows = await sql<{ id: string; c: number; s: number; f: number }[]>`
+      select id, extract(epoch from created_at) * 1000 as c, extract(epoch from sent_at) * 1000 as s,
+        extract(epoch from finished_at) * 1000 as f
+      from commands where tenant_id = 'default' and id = any(${ids.slice(i, i + 5_000)})`;
+    for (const row of rows) {
+      const e = byId.get(row.id)!;
+      const points = [e.firedWall!, Number(row.c), Number(row.s), Number(row.f), e.webhookWall!];
+      for (let leg = 0; leg < 4; leg++) samples[leg]!.add(points[leg + 1]! - points[leg]!);
+      samples[4]!.add(points[4]! - points[0]!);
+    }
+  }
+  return [
+    ['leg', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'commands'],
+    ...names.map((name, i) => {
+      const all = samples[i]!;
+      const { p50, p99, max, n } = all.summary();
+      return [name, ms(p50), ms(all.percentile(90)), ms(p99), ms(max), String(n)];
+    }),
+  ];
+}
 
 async function natsCounters(monitorPort: number): Promise<{ inMsgs: number; outMsgs: number }> {
   const varz = (await (await fetch(`http://127.0.0.1:${monitorPort}/varz`)).json()) as {

@@ -31,7 +31,7 @@ import {
 
 const USAGE = `node bench/notifier/outage.ts [options]
   --events N     outcomes fanned out to the host just after it goes down (default 20000)
-  --rate R       new outcomes per second throughout (default 10)
+  --rate R       new outcomes per second throughout (default 10; 0: none, so only probes find the host back)
   --down S       seconds the host stays down after the burst (default 120)
   --backoff L    FW_WEBHOOK_BACKOFF (default: the notifier's, 1s … 30m)
   --every S      seconds between progress lines (default 10)`;
@@ -144,7 +144,8 @@ await withStack({ ephemeralPg: false }, async (stack) => {
 
   // The trickle: new outcomes all along, as a live fleet produces them.
   let next = 0;
-  const trickle = setInterval(() => void publishOutcome(next++), 1000 / opts.rate);
+  const trickle =
+    opts.rate > 0 ? setInterval(() => void publishOutcome(next++), 1000 / opts.rate) : undefined;
 
   console.log(`host down; ${opts.events} outcomes fanned out now, ${opts.rate}/s after`);
   for (let i = 0; i < opts.events; i += 1_000) {
@@ -160,7 +161,7 @@ await withStack({ ephemeralPg: false }, async (stack) => {
   const upAt = performance.now();
   console.log('host up');
   const expected = () => eventIds.filter((id) => !delivered.has(id)).length;
-  while (expected() > opts.rate * 2) {
+  while (expected() > Math.max(0, opts.rate * 2)) {
     await sleep(1000);
     const s = await progress('up');
     if (performance.now() - upAt > 30 * 60_000) throw new Error(`still ${s.held} held after 30 min`);

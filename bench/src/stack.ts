@@ -244,6 +244,9 @@ export class Samples {
   get count(): number {
     return this.#n;
   }
+  percentile(p: number): number {
+    return percentile(this.#data.slice(0, this.#n).sort(), p);
+  }
   summary(): { p50: number; p99: number; max: number; n: number } {
     const sorted = this.#data.slice(0, this.#n).sort();
     return {

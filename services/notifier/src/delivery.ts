@@ -125,16 +125,8 @@ export function deliveryHandler(deps: DeliveryDeps): (msg: JsMsg) => Promise<voi
       await waitForNextAttempt(deps, msg, delivery, prior, deps.config.backoffMs[prior - 1] ?? 1_000, log);
       return;
     }
-    if (
-      dueAtSec !== undefined &&
-      msg.info.deliveryCount === 1 &&
-      isEarlyForFailingHost(deps, delivery, dueAtSec)
-    ) {
-      // Released early because its host recovered for another instance, yet failing here: back to its
-      // own time, and no attempt spent on it.
-      await holdOrPark(deps, msg, delivery, prior, dueAtSec * 1000 - Date.now(), dueAtSec, log);
-      return;
-    }
+    // Released before its time (a probe, or its host recovered): a failure spends no attempt.
+    const early = dueAtSec !== undefined && msg.info.deliveryCount === 1 && dueAtSec * 1000 > Date.now();
     const pending = unwritten.get(msg.seq);
     if (pending) {
       await deadLetterOrRequeue(deps, msg, delivery, pending, unwritten, log);
@@ -150,6 +142,14 @@ export function deliveryHandler(deps: DeliveryDeps): (msg: JsMsg) => Promise<voi
     }
     const attempt = attemptOf(msg.info.deliveryCount, prior, dueAtSec !== undefined);
     const result = await attemptOnce(deps, delivery, secret.secret, attempt);
+    if (early && !result.ok && !result.permanent && dueAtSec !== undefined) {
+      await holdOrPark(deps, msg, delivery, prior, dueAtSec * 1000 - Date.now(), dueAtSec, log);
+      log.info(
+        { url: delivery.url, attempt, status: result.status, error: result.error, dueAtSec },
+        'early webhook attempt failed; back to its own time, no attempt spent',
+      );
+      return;
+    }
     const decision = decide(result, attempt, deps.config.backoffMs);
     const details = { url: delivery.url, attempt, status: result.status };
     switch (decision.action) {
@@ -218,11 +218,6 @@ async function holdOrPark(
   // NAK delays are whole milliseconds for nats-server.
   msg.nak(Math.max(0, Math.round(delayMs)));
   return 'parked';
-}
-
-/** A released retry that arrives before its time while this instance sees its host's circuit open. */
-function isEarlyForFailingHost(deps: DeliveryDeps, delivery: WebhookDelivery, dueAtSec: number): boolean {
-  return dueAtSec * 1000 > Date.now() && deps.circuit.isOpen(hostOf(delivery.url));
 }
 
 /**

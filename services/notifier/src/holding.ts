@@ -47,41 +47,75 @@ export interface HeldSubject {
 }
 
 /**
- * The held subjects to release now, in order: those due, oldest first, then those of hosts that
- * recovered, oldest first. The caller releases from the front until its budget is spent.
+ * The held subjects to release now, in order: those due, oldest first; then those of hosts that
+ * recovered, oldest first; then one retry of each host to probe (its earliest), as a copy whose
+ * `count` is 1. The caller releases from the front until its budget is spent.
  */
 export function releaseOrder(
   held: readonly HeldSubject[],
   nowMs: number,
   recovered: ReadonlySet<string>,
+  probe: ReadonlySet<string> = new Set(),
 ): HeldSubject[] {
   const nowSec = Math.floor(nowMs / 1000);
   const byDue = (a: HeldSubject, b: HeldSubject) => a.dueAtSec - b.dueAtSec;
   const due = held.filter((h) => h.dueAtSec <= nowSec).sort(byDue);
-  const early = held.filter((h) => h.dueAtSec > nowSec && recovered.has(h.hostKey)).sort(byDue);
-  return [...due, ...early];
+  const notDue = held.filter((h) => h.dueAtSec > nowSec).sort(byDue);
+  const early = notDue.filter((h) => recovered.has(h.hostKey));
+  const probes: HeldSubject[] = [];
+  for (const key of probe) {
+    if (recovered.has(key) || due.some((h) => h.hostKey === key)) continue;
+    const first = notDue.find((h) => h.hostKey === key);
+    if (first) probes.push({ ...first, count: 1 });
+  }
+  return [...due, ...early, ...probes];
 }
 
 /**
- * Hosts whose held retries may be released before they are due: each one recovered (a success after
- * failures) in this instance and has not failed since.
+ * Hosts as this instance's attempts found them. A host that recovered (a success after failures)
+ * may have its held retries released before they are due. A failing host is probed: one held retry
+ * released early every `probeEveryMs` once its circuit lets a request through, so a host that comes
+ * back is noticed within that time even when no new event is sent to it. An early attempt that fails
+ * spends no attempt (delivery.ts).
  */
-export class Recoveries {
-  readonly #keys = new Set<string>();
+export class HostHealth {
+  readonly #recovered = new Set<string>();
+  /** Failing hosts: key → origin, and when each was last probed. */
+  readonly #failing = new Map<string, { origin: string; probedAt: number }>();
 
   /** Records a host's health as an attempt found it: recovered from failing, or failing. */
   observe(origin: string, healthy: boolean): void {
     const key = hostKeyOf(origin);
-    if (healthy) this.#keys.add(key);
-    else this.#keys.delete(key);
+    if (healthy) {
+      this.#recovered.add(key);
+      this.#failing.delete(key);
+      return;
+    }
+    this.#recovered.delete(key);
+    if (!this.#failing.has(key)) this.#failing.set(key, { origin, probedAt: 0 });
   }
 
-  get hosts(): ReadonlySet<string> {
-    return this.#keys;
+  get recovered(): ReadonlySet<string> {
+    return this.#recovered;
+  }
+
+  /**
+   * Failing hosts to probe now: not probed within `everyMs`, and `mayRequest(origin)` (its circuit is
+   * not open). Each one returned counts as probed now.
+   */
+  probesDue(nowMs: number, everyMs: number, mayRequest: (origin: string) => boolean): Set<string> {
+    const keys = new Set<string>();
+    for (const [key, host] of this.#failing) {
+      if (nowMs - host.probedAt < everyMs || !mayRequest(host.origin)) continue;
+      host.probedAt = nowMs;
+      keys.add(key);
+    }
+    return keys;
   }
 
   /** Forgets the hosts that have nothing held any more. */
   keepOnly(withHeld: ReadonlySet<string>): void {
-    for (const key of this.#keys) if (!withHeld.has(key)) this.#keys.delete(key);
+    for (const key of this.#recovered) if (!withHeld.has(key)) this.#recovered.delete(key);
+    for (const key of this.#failing.keys()) if (!withHeld.has(key)) this.#failing.delete(key);
   }
 }

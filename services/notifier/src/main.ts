@@ -74,11 +74,18 @@ export const notifier: ServiceDefinition<typeof notifierConfig> = {
     const consumerOf = (spec: { streamName: string; durableName: string }) =>
       nats.js.consumers.get(spec.streamName, spec.durableName);
 
+    const circuit = new CircuitBreaker({
+      failureThreshold: CIRCUIT_FAILURES,
+      openMs: circuitOpenMs(config.backoffMs),
+    });
     const heldRetries = new HeldRetries(nats.js, nats.jsm, {
       stream: specs.deliveries.streamName,
       deliveriesConsumer: specs.deliveries.durableName,
       subjects: topology.subjects,
       maxBacklog: releaseBacklog(config.concurrency),
+      // A failing host is probed at the pace its circuit lets requests through.
+      probeEveryMs: circuitOpenMs(config.backoffMs),
+      mayRequest: (origin) => !circuit.isOpen(origin),
       log,
       onReleased: metrics.released,
     });
@@ -87,15 +94,12 @@ export const notifier: ServiceDefinition<typeof notifierConfig> = {
       secretOf: (tenant, id) => store.secretOf(tenant, id),
       deadLetter: (d) => store.deadLetter(d),
       post: postWebhook,
-      circuit: new CircuitBreaker({
-        failureThreshold: CIRCUIT_FAILURES,
-        openMs: circuitOpenMs(config.backoffMs),
-      }),
+      circuit,
       hold: async (msg, d, attemptsMade, dueAtSec) => {
         await heldRetries.hold(msg, d.tenant, hostOf(d.url), attemptsMade, dueAtSec);
         metrics.held();
       },
-      onHostHealth: (origin, healthy) => heldRetries.recoveries.observe(origin, healthy),
+      onHostHealth: (origin, healthy) => heldRetries.hosts.observe(origin, healthy),
       terminate: terminateMsg,
       metrics: metrics.delivery,
       log,

@@ -3,10 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { attemptOf } from '../src/delivery.ts';
 import {
   type HeldSubject,
+  HostHealth,
   heldDueAtSec,
   hostKeyOf,
   PARK_MAX_MS,
-  Recoveries,
   releaseOrder,
   shouldHold,
 } from '../src/holding.ts';
@@ -64,14 +64,43 @@ describe('releasing held retries', () => {
     expect(releaseOrder([], now, new Set(['b']))).toEqual([]);
   });
 
+  it('adds one retry of each host to probe, its earliest not yet due, after the rest', () => {
+    const subjects = [held('a', 1_010, 7), held('a', 1_004, 5), held('b', 999), held('c', 1_020, 3)];
+    const order = releaseOrder(subjects, now, new Set(['c']), new Set(['a', 'b', 'c', 'd']));
+    // b is due anyway, c recovered (all of it goes), d has nothing held: only a gets a probe.
+    expect(order.map((h) => `${h.hostKey}@${h.dueAtSec}×${h.count}`)).toEqual([
+      'b@999×1',
+      'c@1020×3',
+      'a@1004×1',
+    ]);
+  });
+
   it('remembers a recovered host until it fails again or has nothing held', () => {
-    const recoveries = new Recoveries();
-    recoveries.observe('http://a', true);
-    recoveries.observe('http://b', true);
-    expect(recoveries.hosts).toEqual(new Set([hostKeyOf('http://a'), hostKeyOf('http://b')]));
-    recoveries.observe('http://a', false);
-    expect(recoveries.hosts).toEqual(new Set([hostKeyOf('http://b')]));
-    recoveries.keepOnly(new Set([hostKeyOf('http://a')]));
-    expect(recoveries.hosts.size).toBe(0);
+    const hosts = new HostHealth();
+    hosts.observe('http://a', true);
+    hosts.observe('http://b', true);
+    expect(hosts.recovered).toEqual(new Set([hostKeyOf('http://a'), hostKeyOf('http://b')]));
+    hosts.observe('http://a', false);
+    expect(hosts.recovered).toEqual(new Set([hostKeyOf('http://b')]));
+    hosts.keepOnly(new Set([hostKeyOf('http://a')]));
+    expect(hosts.recovered.size).toBe(0);
+  });
+
+  it('probes a failing host once per interval, only while its circuit lets a request through', () => {
+    const hosts = new HostHealth();
+    hosts.observe('http://a', false);
+    hosts.observe('http://b', false);
+    let open = new Set(['http://b']);
+    const mayRequest = (origin: string) => !open.has(origin);
+    expect(hosts.probesDue(10_000, 5_000, mayRequest)).toEqual(new Set([hostKeyOf('http://a')]));
+    expect(hosts.probesDue(12_000, 5_000, mayRequest).size).toBe(0); // a: probed 2 s ago; b: open
+    open = new Set();
+    expect(hosts.probesDue(15_000, 5_000, mayRequest)).toEqual(
+      new Set([hostKeyOf('http://a'), hostKeyOf('http://b')]),
+    );
+    hosts.observe('http://a', true); // recovered: no more probes, its retries go early instead
+    expect(hosts.probesDue(30_000, 5_000, mayRequest)).toEqual(new Set([hostKeyOf('http://b')]));
+    hosts.keepOnly(new Set());
+    expect(hosts.probesDue(60_000, 5_000, mayRequest).size).toBe(0);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The NATS side of held retries (holding.ts): holding a delivery under `notify.held.<host>.<due>`,
- * and the release round that puts due ones (and a recovered host's) back on `notify.delivery`.
+ * and the release round that puts due ones (a recovered host's all, a failing host's one probe)
+ * back on `notify.delivery`.
  *
  * A release takes one held subject through a short-lived consumer filtered on exactly that subject.
  * NOTIFY is a work queue, whose consumers may not overlap: a second instance trying the same subject
@@ -19,7 +20,7 @@ import {
 } from '@nats-io/jetstream';
 import { headers, nanos } from '@nats-io/transport-node';
 import { ATTEMPT_DUE_HEADER, PRIOR_ATTEMPTS_HEADER, priorAttemptsOf } from '../delivery.ts';
-import { type HeldSubject, hostKeyOf, Recoveries, releaseOrder } from '../holding.ts';
+import { type HeldSubject, HostHealth, hostKeyOf, releaseOrder } from '../holding.ts';
 
 /** A releasing consumer left behind by a crashed instance is removed by the server after this. */
 const RELEASE_CONSUMER_IDLE_MS = 30_000;
@@ -38,13 +39,17 @@ export interface HeldRetriesOptions {
   subjects: Subjects;
   /** Undelivered messages the delivery consumer may have; releases wait while it has more. */
   maxBacklog: number;
+  /** How often a failing host with held retries is probed with one of them (holding.ts). */
+  probeEveryMs: number;
+  /** Whether a request to this origin may go out now (its circuit is not open). */
+  mayRequest: (origin: string) => boolean;
   log: Logger;
   onReleased?: (count: number) => void;
   now?: () => number;
 }
 
 export class HeldRetries {
-  readonly recoveries = new Recoveries();
+  readonly hosts = new HostHealth();
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
   readonly #opts: HeldRetriesOptions;
@@ -79,8 +84,10 @@ export class HeldRetries {
    */
   async releaseRound(): Promise<number> {
     const held = await this.#listHeld();
-    this.recoveries.keepOnly(new Set(held.map((h) => h.hostKey)));
-    const order = releaseOrder(held, this.#now(), this.recoveries.hosts);
+    const now = this.#now();
+    this.hosts.keepOnly(new Set(held.map((h) => h.hostKey)));
+    const probes = this.hosts.probesDue(now, this.#opts.probeEveryMs, this.#opts.mayRequest);
+    const order = releaseOrder(held, now, this.hosts.recovered, probes);
     const roundEnds = performance.now() + ROUND_MS;
     let released = 0;
     while (order.length > 0) {
