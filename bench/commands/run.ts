@@ -8,7 +8,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { freePort } from '@fleetwire/devstack';
+import { CommandStateChange, decodeBusMessage, jetStreamTopology } from '@fleetwire/protocol';
 import { TrackerClient } from '@fleetwire/testkit';
+import { connect } from '@nats-io/transport-node';
 import type postgres from 'postgres';
 import {
   cpuBetween,
@@ -137,6 +139,18 @@ await withStack(stackOptions, async (stack) => {
     stack.startService('api', { API_PORT: String(apiPort), FW_API_HOST: '127.0.0.1', IOT_API_KEY: API_KEY }),
   ]);
 
+  // --legs: when each `completed` event appeared on the bus (a plain subscription, as a backend team's).
+  const completedSeen = new Map<string, number>();
+  const busWatch = opts.legs ? await connect({ servers: stack.nats.url }) : undefined;
+  if (busWatch) {
+    const subject = jetStreamTopology({ root: stack.subjectRoot }).subjects.cmdAll('completed');
+    busWatch.subscribe(subject, {
+      callback: (_err, msg) => {
+        const change = decodeBusMessage(msg.data, CommandStateChange).payload;
+        completedSeen.set(change.commandId, Date.now());
+      },
+    });
+  }
   const trackers = await connectAnsweringTrackers(tcpPort, imeis);
   console.log(
     `${trackers.length} trackers online; api on ${apiPort}; webhooks to 127.0.0.1:${receiverPort}\n`,
@@ -285,8 +299,9 @@ await withStack(stackOptions, async (stack) => {
   if (opts.legs) {
     const measured = [...sent.values()].filter((e) => e.measured && e.commandId !== undefined);
     console.log(
-      `\nREST→webhook by leg (ledger timestamps: each is its transaction's start):\n${table(await legs(stack.sql, measured))}`,
+      `\nREST→webhook by leg (ledger timestamps: each is its transaction's start):\n${table(await legs(stack.sql, measured, completedSeen))}`,
     );
+    await busWatch?.close();
   }
   if (opts.pgStats && pgA && pgB) {
     console.log(`\nPostgreSQL per command (whole run, drain included):\n${table(perCommand(pgA, pgB, seq))}`);
@@ -303,16 +318,22 @@ await withStack(stackOptions, async (stack) => {
 
 /**
  * The round trip of each command split at the ledger's timestamps: POST → `created_at` (the api's
- * insert), → `sent_at` (the dispatcher's), → `finished_at` (the answer's), → webhook received. `now()`
- * is a transaction's start, so each leg includes the commit of the statement before it.
+ * insert), → `sent_at` (the dispatcher's), → `finished_at` (the answer's), → its `completed` event
+ * seen on the bus, → webhook received. `now()` is a transaction's start, so each leg includes the
+ * commit of the statement before it.
  */
-async function legs(sql: postgres.Sql, entries: Sent[]): Promise<string[][]> {
+async function legs(
+  sql: postgres.Sql,
+  entries: Sent[],
+  completedSeen: Map<string, number>,
+): Promise<string[][]> {
   const byId = new Map(entries.map((e) => [e.commandId!, e]));
   const names = [
     'POST → created',
     'created → sent',
     'sent → completed',
-    'completed → webhook',
+    'completed → on the bus',
+    'on the bus → webhook',
     'whole round trip',
   ];
   const samples = names.map(() => new Samples());
@@ -324,9 +345,11 @@ async function legs(sql: postgres.Sql, entries: Sent[]): Promise<string[][]> {
       from commands where tenant_id = 'default' and id = any(${ids.slice(i, i + 5_000)})`;
     for (const row of rows) {
       const e = byId.get(row.id)!;
-      const points = [e.firedWall!, Number(row.c), Number(row.s), Number(row.f), e.webhookWall!];
-      for (let leg = 0; leg < 4; leg++) samples[leg]!.add(points[leg + 1]! - points[leg]!);
-      samples[4]!.add(points[4]! - points[0]!);
+      const seen = completedSeen.get(row.id);
+      if (seen === undefined) continue;
+      const points = [e.firedWall!, Number(row.c), Number(row.s), Number(row.f), seen, e.webhookWall!];
+      for (let leg = 0; leg < 5; leg++) samples[leg]!.add(points[leg + 1]! - points[leg]!);
+      samples[5]!.add(points[5]! - points[0]!);
     }
   }
   return [
