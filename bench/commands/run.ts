@@ -3,13 +3,10 @@
  * → reply → completed → notifier → signed webhook received here. Every service is its own process.
  * See bench/README.md.
  */
-import { createHmac } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { freePort } from '@fleetwire/devstack';
 import { CommandStateChange, decodeBusMessage, jetStreamTopology } from '@fleetwire/protocol';
-import { TrackerClient } from '@fleetwire/testkit';
 import { connect } from '@nats-io/transport-node';
 import type postgres from 'postgres';
 import {
@@ -27,6 +24,7 @@ import {
 } from '../src/stack.ts';
 import { Timeline } from '../src/timeline.ts';
 import { benchImei } from '../src/trackers.ts';
+import { HostProcess } from './hosts.ts';
 
 const USAGE = `node bench/commands/run.ts [options]
   --trackers N     connected trackers answering Codec 12 (default 1000)
@@ -88,7 +86,7 @@ await withStack(stackOptions, async (stack) => {
     `PostgreSQL ${opts.ephemeralPg ? 'EPHEMERAL (fsync off)' : 'durable (fsync on, synchronous_commit on)'} · temp folder ${stack.dir}`,
   );
 
-  // The webhook receiver: a real HTTP server that checks every signature.
+  // The webhook receiver: a real HTTP server in a process of its own that checks every signature.
   const sent = new Map<number, Sent>();
   const roundTrip = new Samples();
   let timeline: Timeline | undefined;
@@ -96,32 +94,26 @@ await withStack(stackOptions, async (stack) => {
   let webhooks = 0;
   let badSignatures = 0;
   let unexpected = 0;
-  const receiver = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const now = performance.now();
-      const raw = Buffer.concat(chunks).toString();
-      res.writeHead(200).end();
-      if (!validSignature(req.headers['x-fleetwire-signature'], raw)) badSignatures++;
-      if (req.url !== '/webhooks/iot/v1/command/confirm') {
-        unexpected++;
-        return;
+  const receiver = new HostProcess(
+    { role: 'receiver', secret: WEBHOOK_SECRET, confirmPath: '/webhooks/iot/v1/command/confirm' },
+    (report) => {
+      badSignatures += report.badSignatures;
+      unexpected += report.unexpected;
+      for (const arrival of report.arrivals) {
+        const entry = sent.get(arrival.seq);
+        if (!entry || entry.done) continue;
+        // Wall clock of the receiver's process, on this process's performance.now() scale.
+        const at = arrival.wallMs - performance.timeOrigin;
+        entry.done = true;
+        entry.commandId = arrival.commandId;
+        entry.webhookWall = arrival.wallMs;
+        webhooks++;
+        if (entry.measured) roundTrip.add(at - entry.at);
+        timeline?.done(entry.at, at - entry.at);
       }
-      const body = JSON.parse(raw) as { metadata?: { benchSeq?: number }; commandId?: string };
-      const entry = sent.get(body.metadata?.benchSeq ?? -1);
-      if (!entry || entry.done) return;
-      entry.done = true;
-      entry.commandId = body.commandId;
-      entry.webhookWall = Date.now();
-      webhooks++;
-      if (entry.measured) roundTrip.add(now - entry.at);
-      timeline?.done(entry.at, now - entry.at);
-    });
-  });
-  receiver.keepAliveTimeout = 60_000;
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  const receiverPort = (receiver.address() as AddressInfo).port;
+    },
+  );
+  const receiverPort = (await receiver.ready).port!;
 
   const tcpPort = await freePort();
   const apiPort = await freePort();
@@ -151,9 +143,22 @@ await withStack(stackOptions, async (stack) => {
       },
     });
   }
-  const trackers = await connectAnsweringTrackers(tcpPort, imeis);
+  const trackers = new HostProcess({
+    role: 'trackers',
+    port: tcpPort,
+    imeis,
+    command: COMMAND,
+    answer: ANSWER,
+  });
+  await trackers.ready;
+  // CPU figures count the two host processes as load generator too.
+  const processes = () => [
+    ...stack.processes(),
+    { name: 'bench trackers', pid: trackers.pid },
+    { name: 'bench receiver', pid: receiver.pid },
+  ];
   console.log(
-    `${trackers.length} trackers online; api on ${apiPort}; webhooks to 127.0.0.1:${receiverPort}\n`,
+    `${imeis.length} trackers online (own process); api on ${apiPort}; webhooks to 127.0.0.1:${receiverPort} (own process)\n`,
   );
   // The dispatcher learns presence from the PRESENCE stream; give it a moment to see every login.
   await new Promise((r) => setTimeout(r, 1000));
@@ -215,11 +220,11 @@ await withStack(stackOptions, async (stack) => {
   // Database-wide counters over the whole run (warm-up and drain included), per command fired.
   const pgA = opts.pgStats ? await pgCounters(stack.sql) : undefined;
   const start = performance.now();
-  timeline = opts.timeline ? new Timeline(start, () => stack.processes()) : undefined;
+  timeline = opts.timeline ? new Timeline(start, processes) : undefined;
   let seq = 0;
   let measureStart = 0;
   let firstMeasured = -1;
-  let cpuA = cpuSnapshot(stack.processes());
+  let cpuA = cpuSnapshot(processes());
   let natsA = { inMsgs: 0, outMsgs: 0 };
   await new Promise<void>((resolve) => {
     const tick = () => {
@@ -229,7 +234,7 @@ await withStack(stackOptions, async (stack) => {
       if (measuring && firstMeasured < 0) {
         firstMeasured = seq;
         measureStart = performance.now();
-        cpuA = cpuSnapshot(stack.processes());
+        cpuA = cpuSnapshot(processes());
         if (opts.pgStats)
           void (async () => {
             await stack.sql`select pg_stat_statements_reset()`;
@@ -245,7 +250,7 @@ await withStack(stackOptions, async (stack) => {
     tick();
   });
   const seconds = (performance.now() - measureStart) / 1000;
-  const cpuB = cpuSnapshot(stack.processes());
+  const cpuB = cpuSnapshot(processes());
   const natsB = await natsCounters(stack.nats.monitorPort);
   const measuredSent = seq - firstMeasured;
 
@@ -311,9 +316,7 @@ await withStack(stackOptions, async (stack) => {
     );
   }
   agent.destroy();
-  await Promise.all(trackers.map((t) => t.close().catch(() => {})));
-  receiver.closeAllConnections();
-  await new Promise<void>((r) => receiver.close(() => r()));
+  await Promise.all([trackers.stop(), receiver.stop()]);
 });
 
 /**
@@ -433,27 +436,4 @@ async function statementCosts(sql: BenchSql, commands: number): Promise<string[]
       r.query.replace(/\s+/g, ' ').slice(0, 100),
     ]),
   ];
-}
-
-function validSignature(header: string | string[] | undefined, raw: string): boolean {
-  const m = typeof header === 'string' ? /^t=(\d+),v1=([0-9a-f]+)$/.exec(header) : null;
-  if (!m) return false;
-  return createHmac('sha256', WEBHOOK_SECRET).update(`${m[1]}.${raw}`).digest('hex') === m[2];
-}
-
-async function connectAnsweringTrackers(port: number, imeis: string[]): Promise<TrackerClient[]> {
-  const trackers: TrackerClient[] = new Array(imeis.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 50 }, async () => {
-      while (next < imeis.length) {
-        const i = next++;
-        const t = await TrackerClient.connect({ port, imei: imeis[i]! });
-        if (!(await t.login(30_000))) throw new Error(`login refused for ${imeis[i]}`);
-        t.autoReply = (text) => (text === COMMAND ? ANSWER : undefined);
-        trackers[i] = t;
-      }
-    }),
-  );
-  return trackers;
 }
