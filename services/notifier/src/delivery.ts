@@ -143,7 +143,8 @@ export function deliveryHandler(deps: DeliveryDeps): (msg: JsMsg) => Promise<voi
     const attempt = attemptOf(msg.info.deliveryCount, prior, dueAtSec !== undefined);
     const result = await attemptOnce(deps, delivery, secret.secret, attempt);
     if (early && !result.ok && !result.permanent && dueAtSec !== undefined) {
-      await holdOrPark(deps, msg, delivery, prior, dueAtSec * 1000 - Date.now(), dueAtSec, log);
+      // Held even when the wait is short: a delayed NAK would count as a delivery, and so as an attempt.
+      await holdOrPark(deps, msg, delivery, prior, dueAtSec * 1000 - Date.now(), dueAtSec, log, true);
       log.info(
         { url: delivery.url, attempt, status: result.status, error: result.error, dueAtSec },
         'early webhook attempt failed; back to its own time, no attempt spent',
@@ -205,8 +206,9 @@ async function holdOrPark(
   delayMs: number,
   dueAtSec: number,
   log: Logger,
+  alwaysHold = false,
 ): Promise<'held' | 'parked'> {
-  if (deps.hold && shouldHold(delayMs, deps.circuit.isOpen(hostOf(delivery.url)))) {
+  if (deps.hold && (alwaysHold || shouldHold(delayMs, deps.circuit.isOpen(hostOf(delivery.url))))) {
     try {
       await deps.hold(msg, delivery, attemptsMade, dueAtSec);
       msg.ack();

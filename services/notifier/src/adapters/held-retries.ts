@@ -78,7 +78,8 @@ export class HeldRetries {
   }
 
   /**
-   * One round: releases what is due, then what recovered hosts have held. While there is more, it
+   * One round: releases what is due, then what recovered hosts have held, then one probe per failing
+   * host whose circuit lets a request through (holding.ts). While there is more, it
    * looks at the delivery consumer's backlog again every PACE_MS (for up to ROUND_MS), so a large
    * backlog goes out as fast as the deliveries are worked off, and never far ahead of them.
    */
