@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { closedPort } from '@fleetwire/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { postWebhook } from '../src/adapters/http-sender.ts';
@@ -66,6 +66,38 @@ describe('postWebhook (real HTTP servers)', () => {
       permanent: false,
     });
     expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('sends a request once more on a new connection when the kept-alive one turns out closed', async () => {
+    // A raw host: answers the first request of each connection and keeps it open, then resets the
+    // connection when a second request arrives on it, as a host closing an idle connection does
+    // when a request crosses its close.
+    let connections = 0;
+    const requests: number[] = [];
+    const sockets = new Set<net.Socket>();
+    const host = net.createServer((socket) => {
+      sockets.add(socket);
+      const connection = ++connections;
+      let answered = false;
+      socket.on('data', (chunk) => {
+        if (!chunk.includes('\r\n\r\n')) return;
+        requests.push(connection);
+        if (answered) return void socket.resetAndDestroy();
+        answered = true;
+        socket.write('HTTP/1.1 204 No Content\r\nConnection: keep-alive\r\n\r\n');
+      });
+    });
+    await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(host.address() as AddressInfo).port}/hook`;
+      expect(await post(url, '{"n":1}')).toEqual({ ok: true, status: 204 });
+      expect(await post(url, '{"n":2}')).toEqual({ ok: true, status: 204 });
+      // The second delivery went out on connection 1 (reset), then on a new connection 2.
+      expect(requests).toEqual([1, 1, 2]);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => host.close(resolve));
+    }
   });
 
   it('reports a refused connection as retryable and a non-http URL as permanent', async () => {

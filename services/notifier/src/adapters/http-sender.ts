@@ -34,6 +34,11 @@ function unsupportedProtocol({ protocol }: URL): string | undefined {
  * One POST. Redirects are not followed (a signed body should not travel somewhere the host did not
  * register), and the response body is discarded unread: only the status matters. `timeoutMs` bounds
  * the whole exchange up to the response's status line.
+ *
+ * A kept-alive connection the host closed while idle may be picked for a request at that very moment:
+ * the request then dies with ECONNRESET (or EPIPE) before the host read it. That request is sent once
+ * more on a connection of its own, as Node's documentation advises (`request.reusedSocket`), instead of
+ * costing the delivery an attempt (its last one, maybe) for a race of the transport.
  */
 export function postWebhook(req: WebhookRequest): Promise<AttemptResult> {
   const url = URL.parse(req.url);
@@ -41,31 +46,62 @@ export function postWebhook(req: WebhookRequest): Promise<AttemptResult> {
   if (url === null || invalid !== undefined) {
     return Promise.resolve({ ok: false, error: invalid ?? 'invalid URL', permanent: true });
   }
-  const client = url.protocol === 'https:' ? https : http;
   const body = Buffer.from(req.body);
-  return new Promise<AttemptResult>((resolve) => {
+  const deadline = performance.now() + req.timeoutMs;
+  return postOnce(url, req, body, deadline, true).then((outcome) =>
+    // On a connection of its own: the pool may hold more connections the host closed meanwhile.
+    outcome.staleConnection
+      ? postOnce(url, req, body, deadline, false).then((again) => again.result)
+      : outcome.result,
+  );
+}
+
+/** A request's result, and whether it died on a reused connection the host had closed. */
+interface Outcome {
+  result: AttemptResult;
+  staleConnection: boolean;
+}
+
+const STALE_CONNECTION_ERRORS = new Set(['ECONNRESET', 'EPIPE']);
+
+function postOnce(
+  url: URL,
+  req: WebhookRequest,
+  body: Buffer,
+  deadline: number,
+  pooled: boolean,
+): Promise<Outcome> {
+  const client = url.protocol === 'https:' ? https : http;
+  return new Promise<Outcome>((resolve) => {
     let settled = false;
-    const settle = (result: AttemptResult) => {
+    const settle = (result: AttemptResult, staleConnection = false) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve(result);
+      resolve({ result, staleConnection });
     };
     const request = client.request(url, {
       method: 'POST',
-      agent: agents[url.protocol as keyof typeof agents],
+      agent: pooled ? agents[url.protocol as keyof typeof agents] : false,
       headers: { ...req.headers, 'content-length': String(body.length) },
     });
-    const timer = setTimeout(() => {
-      settle({ ok: false, error: `timeout after ${req.timeoutMs} ms`, permanent: false });
-      request.destroy();
-    }, req.timeoutMs);
+    const timer = setTimeout(
+      () => {
+        settle({ ok: false, error: `timeout after ${req.timeoutMs} ms`, permanent: false });
+        request.destroy();
+      },
+      Math.max(0, deadline - performance.now()),
+    );
     request.on('response', (res) => {
       res.resume();
       settle(resultOfStatus(res.statusCode ?? 0));
     });
     request.on('error', (err: Error & { code?: string }) => {
-      settle({ ok: false, error: err.code ? `${err.message}: ${err.code}` : err.message, permanent: false });
+      const stale = request.reusedSocket && STALE_CONNECTION_ERRORS.has(err.code ?? '');
+      settle(
+        { ok: false, error: err.code ? `${err.message}: ${err.code}` : err.message, permanent: false },
+        stale,
+      );
     });
     request.end(body);
   });
