@@ -1,12 +1,4 @@
-import crypto from 'node:crypto';
-import {
-  type CommandStateChange,
-  encodeBusMessage,
-  jetStreamTopology,
-  MSG_TYPE,
-  PROTO,
-  type TenantId,
-} from '@fleetwire/protocol';
+import { jetStreamTopology } from '@fleetwire/protocol';
 import { type RunningService, type Sql, startService } from '@fleetwire/runtime';
 import {
   connectTestNats,
@@ -20,6 +12,7 @@ import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManage
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notifier } from '../src/main.ts';
+import { publishCompleted } from './completed-outcome.ts';
 
 const EVENTS = 300;
 
@@ -64,28 +57,8 @@ describe('held webhook retries with two notifier instances (real NATS, PostgreSQ
 
   it('releases each held retry once: every event delivered exactly once after the host is back', async () => {
     host.respond('/', 503);
-    const eventIds: string[] = [];
-    await Promise.all(
-      Array.from({ length: EVENTS }, async (_, i) => {
-        const change: CommandStateChange = {
-          tenant: 'acme' as TenantId,
-          deviceId: '350612345678901' as CommandStateChange['deviceId'],
-          commandId: `cmd-${crypto.randomUUID()}` as CommandStateChange['commandId'],
-          at: Date.now(),
-          name: 'codec12',
-          command: 'getinfo',
-          attempt: 1,
-          state: 'completed',
-          response: 'INI:ok',
-          metadata: { i },
-        };
-        eventIds.push(`${change.commandId}:completed`);
-        await js.publish(
-          topology().subjects.cmd(change.tenant, change.deviceId, 'completed'),
-          encodeBusMessage(PROTO.COMMAND, MSG_TYPE.COMMAND.STATE, change),
-          { msgID: crypto.randomUUID() },
-        );
-      }),
+    const eventIds = await Promise.all(
+      Array.from({ length: EVENTS }, (_, i) => publishCompleted(js, topology().subjects, 'acme', { i })),
     );
     await eventually(async () => (await heldCount()) >= EVENTS, 20_000, 'every retry held');
 

@@ -1,12 +1,4 @@
-import crypto from 'node:crypto';
-import {
-  type CommandStateChange,
-  encodeBusMessage,
-  jetStreamTopology,
-  MSG_TYPE,
-  PROTO,
-  type TenantId,
-} from '@fleetwire/protocol';
+import { jetStreamTopology } from '@fleetwire/protocol';
 import { type RunningService, type Sql, startService } from '@fleetwire/runtime';
 import {
   connectTestNats,
@@ -22,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostKeyOf } from '../src/holding.ts';
 import { notifier } from '../src/main.ts';
 import { verifySignature } from '../src/signature.ts';
+import { publishCompleted as publishCompletedOutcome } from './completed-outcome.ts';
 
 /** The second retry waits 30 s: longer than a consumer slot is used for, so it is always held. */
 const BACKOFF = '1s,30s,1s';
@@ -43,26 +36,8 @@ describe('held webhook retries (real NATS, PostgreSQL and HTTP receivers)', () =
   const notifyStream = () => topology().streams.NOTIFY.name;
   const brokenEvents: string[] = [];
 
-  const publishCompleted = async (tenant: string) => {
-    const change: CommandStateChange = {
-      tenant: tenant as TenantId,
-      deviceId: '350612345678901' as CommandStateChange['deviceId'],
-      commandId: `cmd-${crypto.randomUUID()}` as CommandStateChange['commandId'],
-      at: Date.now(),
-      name: 'codec12',
-      command: 'getinfo',
-      attempt: 1,
-      state: 'completed',
-      response: 'INI:ok',
-      metadata: { job: tenant },
-    };
-    await js.publish(
-      topology().subjects.cmd(change.tenant, change.deviceId, 'completed'),
-      encodeBusMessage(PROTO.COMMAND, MSG_TYPE.COMMAND.STATE, change),
-      { msgID: crypto.randomUUID() },
-    );
-    return `${change.commandId}:completed`;
-  };
+  const publishCompleted = (tenant: string) =>
+    publishCompletedOutcome(js, topology().subjects, tenant, { job: tenant });
 
   const subscribe = async (tenant: string, receiver: WebhookReceiver, secret: string) => {
     await sql`insert into tenants (id, name) values (${tenant}, ${tenant})`;
