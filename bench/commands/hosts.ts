@@ -12,9 +12,9 @@
  * Run by bench/commands/run.ts through `fork`; not a command of its own.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { verifySignature } from '@fleetwire/notifier';
 import { TrackerClient } from '@fleetwire/testkit';
 
 export interface TrackerHostConfig {
@@ -113,7 +113,14 @@ async function runReceiver(config: ReceiverConfig): Promise<void> {
       const wallMs = performance.timeOrigin + performance.now();
       const raw = Buffer.concat(chunks).toString();
       res.writeHead(200).end();
-      if (!validSignature(config.secret, req.headers['x-fleetwire-signature'], raw)) badSignatures++;
+      const signature = req.headers['x-fleetwire-signature'];
+      const check = verifySignature(
+        config.secret,
+        typeof signature === 'string' ? signature : undefined,
+        raw,
+        300,
+      );
+      if (!check.ok) badSignatures++;
       if (req.url !== config.confirmPath) {
         unexpected++;
         return;
@@ -136,12 +143,6 @@ async function runReceiver(config: ReceiverConfig): Promise<void> {
     server.closeAllConnections();
     server.close(() => process.exit(0));
   });
-}
-
-function validSignature(secret: string, header: string | string[] | undefined, raw: string): boolean {
-  const m = typeof header === 'string' ? /^t=(\d+),v1=([0-9a-f]+)$/.exec(header) : null;
-  if (!m) return false;
-  return createHmac('sha256', secret).update(`${m[1]}.${raw}`).digest('hex') === m[2];
 }
 
 if (process.send !== undefined && process.argv[1] === import.meta.filename) {
