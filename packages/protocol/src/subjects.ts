@@ -103,6 +103,8 @@ export interface Subjects {
   notifyFor(tenant: TenantId): string;
   /** Every held retry, `<root>.*.notify.held.*.*`, or those of one host. */
   notifyHeldAll(hostKey?: string): string;
+  /** One tenant's held retries, `<root>.<tenant>.notify.held.*.*`. */
+  notifyHeldFor(tenant: TenantId): string;
   /** An edge serves every tenant, so it listens on `<root>.*.ctl.edge.<edgeId>`. */
   edgeCtlAll(edgeId: EdgeId): string;
   /** Everything of one tenant: `<root>.<tenant>.>`. */
@@ -208,6 +210,7 @@ export function subjects(options: SubjectsOptions = {}): Subjects {
     notifyFor: (tenant) => `${root}.${t(tenant)}.notify.>`,
     notifyHeldAll: (hostKey) =>
       `${root}.*.notify.${HELD}.${hostKey === undefined ? '*' : checkHostKey(hostKey)}.*`,
+    notifyHeldFor: (tenant) => `${root}.${t(tenant)}.notify.${HELD}.*.*`,
     edgeCtlAll: (edgeId) => `${root}.*.ctl.edge.${parseEdgeId(edgeId)}`,
     tenantAll: (tenant) => `${root}.${t(tenant)}.>`,
     all: () => `${root}.>`,

@@ -136,6 +136,7 @@ describe('builders and parse', () => {
     expect(s.notifyHeld(tenantA, 'ab12', 1_700_000_000)).toBe('fw.tenant-a.notify.held.ab12.1700000000');
     expect(s.notifyHeldAll()).toBe('fw.*.notify.held.*.*');
     expect(s.notifyHeldAll('ab12')).toBe('fw.*.notify.held.ab12.*');
+    expect(s.notifyHeldFor(tenantA)).toBe('fw.tenant-a.notify.held.*.*');
     expect(() => s.notifyHeld(tenantA, 'a.b', 1)).toThrow(/host key/);
     expect(() => s.notifyHeld(tenantA, 'ab12', 1.5)).toThrow(/due time/);
     expect(() => s.notifyHeld(tenantA, 'ab12', -1)).toThrow(/due time/);

@@ -3,6 +3,7 @@ import type { CommandLedger } from '@fleetwire/ledger';
 import type { Logger, Sql } from '@fleetwire/runtime';
 import Fastify from 'fastify';
 import type { DeviceChannel } from './adapters/device-channel.ts';
+import type { HeldHost } from './adapters/held-retries-view.ts';
 import { StatsStore } from './adapters/stats-store.ts';
 import type { DeadLetter } from './adapters/webhook-store.ts';
 import auth from './plugins/auth.ts';
@@ -34,6 +35,8 @@ export interface AppDeps {
   channel: DeviceChannel;
   /** Puts a dead letter back on the delivery queue; resolves once JetStream acknowledged it. */
   requeueDeadLetter(tenant: string, deadLetter: DeadLetter): Promise<void>;
+  /** Webhook retries the notifier holds for failing hosts, per host. */
+  heldRetries(tenant: string): Promise<HeldHost[]>;
 }
 
 /**
@@ -68,7 +71,12 @@ export async function buildApp(deps: AppDeps) {
   await app.register(deviceIdentity, { prefix: '/v1/devices', channel: deps.channel });
   await app.register(deviceLogs, { prefix: '/v1/devices', ...page, deviceLogs: deps.deviceLogs });
   await app.register(commands, { prefix: '/v1', ledger: deps.ledger, ...page });
-  await app.register(webhooks, { prefix: '/v1/webhooks', ...page, requeue: deps.requeueDeadLetter });
+  await app.register(webhooks, {
+    prefix: '/v1/webhooks',
+    ...page,
+    requeue: deps.requeueDeadLetter,
+    heldRetries: deps.heldRetries,
+  });
   await app.register(apiKeys, { prefix: '/v1/api-keys' });
   await app.register(provisioningKeys, { prefix: '/v1/provisioning-keys' });
   await app.register(fleet, { prefix: '/v1/fleet' });

@@ -24,6 +24,7 @@ import { migrations } from '@fleetwire/schema';
 import type { FastifyInstance } from 'fastify';
 import { ApiKeyStore } from './adapters/api-key-store.ts';
 import { DeviceChannel } from './adapters/device-channel.ts';
+import { HeldRetriesView } from './adapters/held-retries-view.ts';
 import type { DeadLetter } from './adapters/webhook-store.ts';
 import { buildApp } from './app.ts';
 import { apiConfig } from './config.ts';
@@ -81,7 +82,7 @@ export const api: ServiceDefinition<typeof apiConfig, ApiInstance> = {
   async start(ctx) {
     const { config, nats, log } = ctx;
     const sql = ctx.sql!;
-    const { subjects, objectStores } = topologyOf(config);
+    const { subjects, streams, objectStores } = topologyOf(config);
     // Each request's publishes, acks and replies would otherwise be a socket write of their own; a
     // batch of creates publishes its events in one turn, so they share one write.
     coalesceSocketWrites(nats.nc);
@@ -99,6 +100,7 @@ export const api: ServiceDefinition<typeof apiConfig, ApiInstance> = {
       retentionMs: objectStores.deviceLogs.ttlMs,
       log,
     });
+    const heldRetries = new HeldRetriesView(nats.jsm, streams.NOTIFY.name, subjects);
     const stopPruning = pruneDeviceLogs(deviceLogs, config.deviceLogPruneEveryMs, log);
     const app = await buildApp({
       sql,
@@ -108,6 +110,7 @@ export const api: ServiceDefinition<typeof apiConfig, ApiInstance> = {
       channel: new DeviceChannel(nats.nc, subjects),
       maxPageSize: config.maxPageSize,
       requeueDeadLetter: requeueDeadLetter(publisher, subjects),
+      heldRetries: (tenant) => heldRetries.byHost(parseTenantId(tenant)),
     });
     await app.listen({ port: config.apiPort, host: config.apiHost });
     const address = app.server.address();

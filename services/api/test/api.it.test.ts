@@ -294,6 +294,7 @@ describe('REST API: auth, registry, telemetry, docs (real PostgreSQL + NATS)', (
         'GET /v1/webhooks',
         'GET /v1/webhooks/{id}',
         'DELETE /v1/webhooks/{id}',
+        'GET /v1/webhooks/held',
         'GET /v1/webhooks/dead-letters',
         'POST /v1/webhooks/dead-letters/{id}/replay',
         'POST /v1/api-keys',

@@ -258,6 +258,7 @@ describe('REST API: commands through the ledger, and the seed command API', () =
       channel: new DeviceChannel(nc, subjects),
       maxPageSize: 100,
       requeueDeadLetter: async () => {},
+      heldRetries: async () => [],
     });
     try {
       const res = await app.inject({

@@ -1,4 +1,12 @@
-import { decodeBusMessage, jetStreamTopology, WebhookDelivery } from '@fleetwire/protocol';
+import {
+  decodeBusMessage,
+  encodeBusMessage,
+  jetStreamTopology,
+  MSG_TYPE,
+  PROTO,
+  parseTenantId,
+  WebhookDelivery,
+} from '@fleetwire/protocol';
 import { connectTestNats } from '@fleetwire/testkit';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -138,5 +146,53 @@ describe('REST API: webhook subscriptions and dead letters', () => {
                 where id = 'dl-twice'`;
     expect((await h.call('POST', '/v1/webhooks/dead-letters/dl-twice/replay')).statusCode).toBe(200);
     expect(await stored()).toBe(before + 2);
+  });
+
+  it('lists the retries held for failing hosts, per host and per tenant, without touching them', async () => {
+    const { subjects } = jetStreamTopology({ root: h.env.subjectRoot });
+    const { js } = h.svc.ctx.nats;
+    const iso = (sec: number) => new Date(sec * 1000).toISOString();
+    const held = async () => (await h.call('GET', '/v1/webhooks/held')).json().items;
+    expect(await held()).toEqual([]);
+
+    // What the notifier stores when it holds a retry: the delivery as it was, under the host's subject.
+    let n = 0;
+    const hold = async (tenant: string, hostKey: string, dueAtSec: number, url: string, count: number) => {
+      for (let i = 0; i < count; i++) {
+        const delivery: WebhookDelivery = {
+          tenant: parseTenantId(tenant),
+          eventId: `evt-held-${n++}`,
+          eventType: 'command.completed',
+          url,
+          payload: { n },
+          createdAt: Date.now(),
+        };
+        await js.publish(
+          subjects.notifyHeld(parseTenantId(tenant), hostKey, dueAtSec),
+          encodeBusMessage(PROTO.EVENT, MSG_TYPE.EVENT.WEBHOOK, delivery),
+        );
+      }
+    };
+    await hold('default', 'aaaa000000000001', 2_000_000_000, 'https://down.example:8443/hooks/a', 3);
+    await hold('default', 'aaaa000000000001', 2_000_000_060, 'https://down.example:8443/hooks/b', 2);
+    await hold('default', 'bbbb000000000002', 1_999_999_990, 'http://other.example/x', 1);
+    await hold('tenant-d', 'cccc000000000003', 2_000_000_000, 'https://d.example/x', 4);
+
+    const expected = [
+      { host: 'http://other.example', held: 1, nextDueAt: iso(1_999_999_990), lastDueAt: iso(1_999_999_990) },
+      {
+        host: 'https://down.example:8443',
+        held: 5,
+        nextDueAt: iso(2_000_000_000),
+        lastDueAt: iso(2_000_000_060),
+      },
+    ];
+    expect(await held()).toEqual(expected);
+    // Reading changed nothing: the same answer again.
+    expect(await held()).toEqual(expected);
+    expect((await h.call('GET', '/v1/webhooks/held', { key: OTHER_KEY })).json().items).toEqual([
+      { host: 'https://d.example', held: 4, nextDueAt: iso(2_000_000_000), lastDueAt: iso(2_000_000_000) },
+    ]);
+    expect((await h.call('GET', '/v1/webhooks/held', { key: null })).statusCode).toBe(401);
   });
 });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import type { HeldHost as HeldHostRow } from '../adapters/held-retries-view.ts';
 import type { DeadLetter as DeadLetterRow } from '../adapters/webhook-store.ts';
 import { API_ERROR, ApiError, notFound } from '../errors.ts';
 import { decodeCursor, pageSize, toPage } from '../paging.ts';
@@ -10,6 +11,7 @@ import {
   CreateWebhookBody,
   DeadLetter,
   DeadLetterQuery,
+  HeldHost,
   Webhook,
 } from '../schemas/webhooks.ts';
 
@@ -19,6 +21,8 @@ export interface WebhookRoutesOptions {
   maxPageSize: number;
   /** Puts a dead letter back on the delivery queue; resolves once JetStream acknowledged it. */
   requeue(tenant: string, deadLetter: DeadLetterRow): Promise<void>;
+  /** Retries the notifier holds for failing hosts, per host. */
+  heldRetries(tenant: string): Promise<HeldHostRow[]>;
 }
 
 /** /v1/webhooks: subscriptions, and the dead letters the notifier gave up on. */
@@ -65,6 +69,28 @@ const webhooks: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, op
         (r) => r.item,
         (r) => r.key,
       );
+    },
+  );
+
+  app.get(
+    '/held',
+    {
+      schema: {
+        tags,
+        description:
+          'Retries waiting for a failing host, per host: the notifier holds them until they come due, ' +
+          'and sends them at once when the host answers again. Nothing here is lost; a retry that ' +
+          'fails its last attempt becomes a dead letter.',
+        response: { 200: Type.Object({ items: Type.Array(HeldHost) }), ...errors(503) },
+      },
+    },
+    async (request) => {
+      try {
+        return { items: await opts.heldRetries(request.principal.tenant) };
+      } catch (err) {
+        request.log.warn({ err: String(err) }, 'held retries could not be read from NATS');
+        throw new ApiError(API_ERROR.BUS_UNAVAILABLE, 'message bus unavailable, retry later');
+      }
     },
   );
 

@@ -55,6 +55,15 @@ export const DeadLetter = Type.Object({
   replayedAt: NullableIsoTime,
 });
 
+export const HeldHost = Type.Object({
+  host: Type.Union([Type.String(), Type.Null()], {
+    description: 'origin of the webhook target; null when no held delivery could be read',
+  }),
+  held: Type.Integer({ description: 'retries held for this host' }),
+  nextDueAt: IsoTime,
+  lastDueAt: IsoTime,
+});
+
 export const DeadLetterQuery = Type.Object(
   {
     replayed: Type.Optional(
