@@ -142,33 +142,39 @@ export interface PlannedDelivery {
 
 export const SEED_TARGET = 'notification_url';
 
-export function planDeliveries(
+/** The NOTIFICATION_URL delivery of an event; it depends on the configuration only, not on subscriptions. */
+export function seedDelivery(event: NotifyEvent, config: SeedTargetConfig): PlannedDelivery | undefined {
+  const url = seedUrl(config, event.eventType);
+  if (url === undefined) return undefined;
+  return {
+    delivery: {
+      tenant: event.tenant,
+      eventId: event.eventId,
+      eventType: event.eventType,
+      url,
+      payload: event.payload,
+      createdAt: event.createdAt,
+    },
+    msgId: `${event.eventId}:${SEED_TARGET}`,
+  };
+}
+
+export function subscriptionDeliveries(
   event: NotifyEvent,
-  config: SeedTargetConfig,
   subscriptions: readonly SubscriptionTarget[],
 ): PlannedDelivery[] {
-  const base = { tenant: event.tenant, eventId: event.eventId, eventType: event.eventType } as const;
-  const planned: PlannedDelivery[] = [];
-  const url = seedUrl(config, event.eventType);
-  if (url !== undefined) {
-    planned.push({
-      delivery: { ...base, url, payload: event.payload, createdAt: event.createdAt },
-      msgId: `${event.eventId}:${SEED_TARGET}`,
-    });
-  }
-  for (const sub of subscriptions) {
-    planned.push({
-      delivery: {
-        ...base,
-        url: sub.url,
-        subscriptionId: sub.id,
-        payload: envelope(event),
-        createdAt: event.createdAt,
-      },
-      msgId: `${event.eventId}:sub:${sub.id}`,
-    });
-  }
-  return planned;
+  return subscriptions.map((sub) => ({
+    delivery: {
+      tenant: event.tenant,
+      eventId: event.eventId,
+      eventType: event.eventType,
+      url: sub.url,
+      subscriptionId: sub.id,
+      payload: envelope(event),
+      createdAt: event.createdAt,
+    },
+    msgId: `${event.eventId}:sub:${sub.id}`,
+  }));
 }
 
 /** What subscriptions receive: the seed payload as `data`, with the event's identity around it. */

@@ -21,9 +21,11 @@ import type { JsMsg } from '@nats-io/jetstream';
 import {
   commandEvent,
   type NotifyEvent,
-  planDeliveries,
+  type PlannedDelivery,
   type SeedTargetConfig,
   type SubscriptionTarget,
+  seedDelivery,
+  subscriptionDeliveries,
   telemetryEvent,
 } from './events.ts';
 import type { FirstAttempt } from './first-attempt.ts';
@@ -74,20 +76,34 @@ export function fanOutHandler(deps: FanOutDeps, read: EventReader): (msg: JsMsg)
 }
 
 async function publishDeliveries(deps: FanOutDeps, event: NotifyEvent): Promise<void> {
-  const subscriptions = await deps.subscribersOf(event.tenant, event.eventType);
-  const planned = planDeliveries(event, deps.config, subscriptions);
   const subject = deps.subjects.notify(event.tenant, 'delivery');
-  await Promise.all(
-    planned.map(async ({ delivery, msgId }) => {
-      const first = deps.firstAttempt ? await deps.firstAttempt(delivery, msgId) : 'queue';
-      if (first === 'done') return;
-      const bytes = encodeBusMessage(PROTO.EVENT, MSG_TYPE.EVENT.WEBHOOK, delivery);
-      await deps.publish(subject, bytes, { msgId, priorAttempts: first === 'retry' ? 1 : 0 });
-    }),
-  );
-  deps.onEvent(event.eventType, planned.length);
+  const deliver = async ({ delivery, msgId }: PlannedDelivery): Promise<void> => {
+    const first = deps.firstAttempt ? await deps.firstAttempt(delivery, msgId) : 'queue';
+    if (first === 'done') return;
+    const bytes = encodeBusMessage(PROTO.EVENT, MSG_TYPE.EVENT.WEBHOOK, delivery);
+    await deps.publish(subject, bytes, { msgId, priorAttempts: first === 'retry' ? 1 : 0 });
+  };
+  // NOTIFICATION_URL needs no lookup: its delivery goes out while the subscriptions are read, a
+  // PostgreSQL round trip off the seed API's path. Its failure is handled here, never left unheard.
+  const seed = seedDelivery(event, deps.config);
+  const seedDone = seed ? deliver(seed) : Promise.resolve();
+  seedDone.catch(() => {});
+  let subscriptions: SubscriptionTarget[];
+  try {
+    subscriptions = await deps.subscribersOf(event.tenant, event.eventType);
+  } catch (err) {
+    // The source is redelivered: let this attempt end first, so the next one does not overlap it.
+    await seedDone.catch(() => {});
+    throw err;
+  }
+  const planned = subscriptionDeliveries(event, subscriptions);
+  const settled = await Promise.allSettled([seedDone, ...planned.map(deliver)]);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  const targets = planned.length + (seed ? 1 : 0);
+  deps.onEvent(event.eventType, targets);
   // No child logger per event for a debug line: the context goes on the line itself.
-  deps.log.debug({ ...logContext(event), targets: planned.length }, 'event fanned out');
+  deps.log.debug({ ...logContext(event), targets }, 'event fanned out');
 }
 
 function logContext(event: NotifyEvent): Record<string, string> {

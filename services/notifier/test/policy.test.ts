@@ -1,7 +1,14 @@
 import type { CommandStateChange, TelemetrySummary } from '@fleetwire/protocol';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from '../src/circuit.ts';
-import { commandEvent, deliveryLogContext, planDeliveries, seedUrl, telemetryEvent } from '../src/events.ts';
+import {
+  commandEvent,
+  deliveryLogContext,
+  seedDelivery,
+  seedUrl,
+  subscriptionDeliveries,
+  telemetryEvent,
+} from '../src/events.ts';
 import { decide } from '../src/retry.ts';
 
 const BACKOFF = [1_000, 5_000, 15_000];
@@ -61,8 +68,13 @@ describe('events', () => {
     expect(event).toMatchObject({ eventId: 'c1:superseded', eventType: 'command.superseded' });
     expect(seedUrl(config, event.eventType)).toBeUndefined();
     expect(commandEvent({ ...change, state: 'sent' })).toBeUndefined();
-    const planned = planDeliveries(event, config, [{ id: 's1', url: 'http://sub/x' }]);
+    expect(seedDelivery(event, config)).toBeUndefined();
+    const planned = subscriptionDeliveries(event, [{ id: 's1', url: 'http://sub/x' }]);
     expect(planned.map((p) => p.msgId)).toEqual(['c1:superseded:sub:s1']);
+    expect(seedDelivery(commandEvent({ ...change, state: 'completed' })!, config)).toMatchObject({
+      msgId: 'c1:completed:notification_url',
+      delivery: { url: 'http://host/base/webhooks/iot/v1/command/confirm' },
+    });
     expect(deliveryLogContext(planned[0]!.delivery)).toMatchObject({
       commandId: 'c1',
       deviceId: '350612345678901',
