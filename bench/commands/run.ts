@@ -30,8 +30,12 @@ const USAGE = `node bench/commands/run.ts [options]
   --trackers N     connected trackers answering Codec 12 (default 1000)
   --rate R         commands/s fired at the API (default 500)
   --duration S     seconds measured (default 40: longer than a command's 30 s attempt timeout)
-  --warmup S       seconds at the same rate before measuring (default 10: the first 5-6 s are
-                   the services warming up, not the steady state)
+  --warmup S       seconds at the same rate before measuring, at least (default 10: the first
+                   5-6 s are the services warming up, not the steady state)
+  --warmup-commands N
+                   commands fired before measuring, at least (default 15000): V8 compiles the
+                   hot paths of every service with its optimizing compiler after about 10,500
+                   commands, a burst that takes the cores for half a second once per process
   --seed-api       use the seed's POST /api/v1/command instead of POST /v1/devices/:id/commands
   --ephemeral-pg   PostgreSQL without fsync (NOT the headline figures)
   --keep           keep the temp folder (logs) afterwards
@@ -47,6 +51,7 @@ const opts = parseArgs(
     rate: 500,
     duration: 40,
     warmup: 10,
+    warmupCommands: 15_000,
     seedApi: false,
     ephemeralPg: false,
     keep: false,
@@ -215,8 +220,11 @@ await withStack(stackOptions, async (stack) => {
   };
 
   // Open-loop: command j is due at start + j / rate, whatever the answers to earlier ones.
-  const warmupMs = opts.warmup * 1000;
+  const warmupMs = Math.max(opts.warmup, opts.warmupCommands / opts.rate) * 1000;
   const totalMs = warmupMs + opts.duration * 1000;
+  console.log(
+    `warm-up ${(warmupMs / 1000).toFixed(0)} s (${Math.round((warmupMs / 1000) * opts.rate)} commands), then ${opts.duration} s measured\n`,
+  );
   // Database-wide counters over the whole run (warm-up and drain included), per command fired.
   const pgA = opts.pgStats ? await pgCounters(stack.sql) : undefined;
   const start = performance.now();
