@@ -4,6 +4,8 @@ export type { ConfigOf, ConfigSpec, EnvVar } from './config.ts';
 export { ConfigError, describeConfig, env, loadConfig, parseDuration } from './config.ts';
 export type { PeriodicTask } from './every.ts';
 export { runEvery } from './every.ts';
+export type { HeldSubject } from './held-subjects.ts';
+export { listHeldSubjects } from './held-subjects.ts';
 export type { Logger, LogLevel } from './logger.ts';
 export { createLogger, LOG_LEVELS } from './logger.ts';
 export type {

@@ -11,7 +11,7 @@
  * Pure: the decisions, the subject layout and the order of release. The clock is passed in.
  */
 import { createHash } from 'node:crypto';
-import type { TenantId } from '@fleetwire/protocol';
+import type { HeldSubject } from '@fleetwire/runtime';
 
 /** Waits up to this long are delayed NAKs (a slot each); longer ones are held. */
 export const PARK_MAX_MS = 15_000;
@@ -37,14 +37,7 @@ export function heldDueAtSec(nowMs: number, delayMs: number): number {
   return Math.ceil(dueSec / grainSec) * grainSec;
 }
 
-export interface HeldSubject {
-  subject: string;
-  tenant: TenantId;
-  hostKey: string;
-  dueAtSec: number;
-  /** Messages held under it. */
-  count: number;
-}
+export type { HeldSubject };
 
 /**
  * The held subjects to release now, in order: those due, oldest first; then those of hosts that

@@ -1,5 +1,5 @@
 import { jetStreamTopology } from '@fleetwire/protocol';
-import { type RunningService, type Sql, startService } from '@fleetwire/runtime';
+import { listHeldSubjects, type RunningService, type Sql, startService } from '@fleetwire/runtime';
 import {
   connectTestNats,
   createTestEnv,
@@ -27,10 +27,9 @@ describe('held webhook retries with two notifier instances (real NATS, PostgreSQ
   const topology = () => jetStreamTopology({ root: env.subjectRoot });
 
   const heldCount = async () => {
-    const info = await jsm.streams.info(topology().streams.NOTIFY.name, {
-      subjects_filter: topology().subjects.notifyHeldAll(),
-    });
-    return Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+    const { streams, subjects } = topology();
+    const held = await listHeldSubjects(jsm, streams.NOTIFY.name, subjects, subjects.notifyHeldAll());
+    return held.reduce((sum, h) => sum + h.count, 0);
   };
 
   beforeAll(async () => {

@@ -1,5 +1,5 @@
 import { jetStreamTopology } from '@fleetwire/protocol';
-import { type RunningService, type Sql, startService } from '@fleetwire/runtime';
+import { listHeldSubjects, type RunningService, type Sql, startService } from '@fleetwire/runtime';
 import {
   connectTestNats,
   createTestEnv,
@@ -47,15 +47,11 @@ describe('held webhook retries (real NATS, PostgreSQL and HTTP receivers)', () =
 
   /** The down host's held retries by due second, from the subjects NOTIFY stores them under. */
   const heldByDue = async (): Promise<Map<number, number>> => {
-    const info = await jsm.streams.info(notifyStream(), {
-      subjects_filter: topology().subjects.notifyHeldAll(hostKeyOf(new URL(down.url()).origin)),
-    });
+    const { subjects } = topology();
+    const filter = subjects.notifyHeldAll(hostKeyOf(new URL(down.url()).origin));
     const byDue = new Map<number, number>();
-    for (const [subject, count] of Object.entries(info.state.subjects ?? {})) {
-      const parsed = topology().subjects.parse(subject);
-      if (parsed.type === 'notify-held')
-        byDue.set(parsed.dueAtSec, (byDue.get(parsed.dueAtSec) ?? 0) + count);
-    }
+    for (const { dueAtSec, count } of await listHeldSubjects(jsm, notifyStream(), subjects, filter))
+      byDue.set(dueAtSec, (byDue.get(dueAtSec) ?? 0) + count);
     return byDue;
   };
   const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0);

@@ -1,5 +1,5 @@
 import { decodeBusMessage, type Subjects, type TenantId, WebhookDelivery } from '@fleetwire/protocol';
-import type { NatsHandle } from '@fleetwire/runtime';
+import { listHeldSubjects, type NatsHandle } from '@fleetwire/runtime';
 
 type JetStreamManager = NatsHandle['jsm'];
 
@@ -21,9 +21,9 @@ interface HostTally {
 }
 
 /**
- * Reads held webhook retries from NOTIFY: the stream's per-subject counts under
- * `notify.held.<hostKey>.<dueAtSec>` say how many wait for which host until when, and one stored
- * delivery per host names the host. Nothing is consumed or changed.
+ * Reads held webhook retries from NOTIFY: the held subjects' counts (`listHeldSubjects`) say how
+ * many wait for which host until when, and one stored delivery per host names the host. Nothing
+ * is consumed or changed.
  */
 export class HeldRetriesView {
   readonly #jsm: JetStreamManager;
@@ -38,26 +38,28 @@ export class HeldRetriesView {
 
   /** The tenant's held retries per host, the host whose next retry is due first at the top. */
   async byHost(tenant: TenantId): Promise<HeldHost[]> {
-    const info = await this.#jsm.streams.info(this.#stream, {
-      subjects_filter: this.#subjects.notifyHeldFor(tenant),
-    });
+    const held = await listHeldSubjects(
+      this.#jsm,
+      this.#stream,
+      this.#subjects,
+      this.#subjects.notifyHeldFor(tenant),
+    );
     const hosts = new Map<string, HostTally>();
-    for (const [subject, count] of Object.entries<number>(info.state.subjects ?? {})) {
-      const parsed = this.#subjects.parse(subject);
-      if (parsed.type !== 'notify-held' || count === 0) continue;
-      const tally = hosts.get(parsed.hostKey);
+    for (const s of held) {
+      if (s.count === 0) continue;
+      const tally = hosts.get(s.hostKey);
       if (!tally) {
-        hosts.set(parsed.hostKey, {
-          held: count,
-          firstDueSec: parsed.dueAtSec,
-          lastDueSec: parsed.dueAtSec,
-          sample: subject,
+        hosts.set(s.hostKey, {
+          held: s.count,
+          firstDueSec: s.dueAtSec,
+          lastDueSec: s.dueAtSec,
+          sample: s.subject,
         });
         continue;
       }
-      tally.held += count;
-      tally.firstDueSec = Math.min(tally.firstDueSec, parsed.dueAtSec);
-      tally.lastDueSec = Math.max(tally.lastDueSec, parsed.dueAtSec);
+      tally.held += s.count;
+      tally.firstDueSec = Math.min(tally.firstDueSec, s.dueAtSec);
+      tally.lastDueSec = Math.max(tally.lastDueSec, s.dueAtSec);
     }
     const listed = await Promise.all(
       [...hosts.values()].map(async (t) => ({

@@ -10,7 +10,7 @@
  * fails between republishing and acking is deduplicated when the next round releases it again.
  */
 import type { Subjects, TenantId } from '@fleetwire/protocol';
-import type { Logger } from '@fleetwire/runtime';
+import { type Logger, listHeldSubjects } from '@fleetwire/runtime';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -109,24 +109,9 @@ export class HeldRetries {
     return released;
   }
 
-  async #listHeld(): Promise<HeldSubject[]> {
-    const info = await this.#jsm.streams.info(this.#opts.stream, {
-      subjects_filter: this.#opts.subjects.notifyHeldAll(),
-    });
-    const held: HeldSubject[] = [];
-    for (const [subject, count] of Object.entries(info.state.subjects ?? {})) {
-      const parsed = this.#opts.subjects.parse(subject);
-      if (parsed.type === 'notify-held') {
-        held.push({
-          subject,
-          tenant: parsed.tenant,
-          hostKey: parsed.hostKey,
-          dueAtSec: parsed.dueAtSec,
-          count,
-        });
-      }
-    }
-    return held;
+  #listHeld(): Promise<HeldSubject[]> {
+    const { stream, subjects } = this.#opts;
+    return listHeldSubjects(this.#jsm, stream, subjects, subjects.notifyHeldAll());
   }
 
   async #backlog(): Promise<number> {
