@@ -12,7 +12,7 @@ import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManage
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notifier } from '../src/main.ts';
-import { publishCompleted } from './completed-outcome.ts';
+import { publishCompleted } from './command-changes.ts';
 
 const EVENTS = 300;
 

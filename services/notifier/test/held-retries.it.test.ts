@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostKeyOf } from '../src/holding.ts';
 import { notifier } from '../src/main.ts';
 import { verifySignature } from '../src/signature.ts';
-import { publishCompleted as publishCompletedOutcome } from './completed-outcome.ts';
+import { publishCompleted as publishCompletedOutcome } from './command-changes.ts';
 
 /** The second retry waits 30 s: longer than a consumer slot is used for, so it is always held. */
 const BACKOFF = '1s,30s,1s';

@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import {
   type CommandStateChange,
   encodeBusMessage,
@@ -26,6 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deadLetterId } from '../src/delivery.ts';
 import { notifier } from '../src/main.ts';
 import { verifySignature } from '../src/signature.ts';
+import { commandChange, publishChange as publishStateChange } from './command-changes.ts';
 
 const SECRET = 'seed-secret-0123456789';
 const CONFIRM = '/hooks/webhooks/iot/v1/command/confirm';
@@ -51,30 +51,18 @@ describe('notifier (real NATS, PostgreSQL and HTTP receivers)', () => {
   const host = new WebhookReceiver();
   const subjects = () => jetStreamTopology({ root: env.subjectRoot }).subjects;
 
-  const change = (
-    over: Partial<CommandStateChange> & Pick<CommandStateChange, 'state'>,
-  ): CommandStateChange => ({
-    tenant: 'default' as TenantId,
-    deviceId: '350612345678901' as CommandStateChange['deviceId'],
-    commandId: `cmd-${crypto.randomUUID()}` as CommandStateChange['commandId'],
-    at: Date.now(),
-    name: 'codec12',
-    command: 'setdigout 1?',
-    attempt: 1,
-    metadata: {
-      job_id: '123',
-      action: 'START',
-      nested: { workflow: { id: 'W-100', steps: [1, 2, { x: null }] } },
-    },
-    ...over,
-  });
-
-  const publishChange = (c: CommandStateChange, msgID: string = crypto.randomUUID()) =>
-    js.publish(
-      subjects().cmd(c.tenant, c.deviceId, c.state),
-      encodeBusMessage(PROTO.COMMAND, MSG_TYPE.COMMAND.STATE, c),
-      { msgID },
-    );
+  const change = (over: Partial<CommandStateChange> & Pick<CommandStateChange, 'state'>) =>
+    commandChange({
+      command: 'setdigout 1?',
+      metadata: {
+        job_id: '123',
+        action: 'START',
+        nested: { workflow: { id: 'W-100', steps: [1, 2, { x: null }] } },
+      },
+      ...over,
+    });
+  const publishChange = (c: CommandStateChange, msgID?: string) =>
+    publishStateChange(js, subjects(), c, msgID);
 
   const addTenant = (id: string) => sql`insert into tenants (id, name) values (${id}, ${id})`;
   const subscribe = (tenant: string, id: string, url: string, secret: string, events: string[] = []) =>
