@@ -40,28 +40,47 @@ export function heldDueAtSec(nowMs: number, delayMs: number): number {
 export type { HeldSubject };
 
 /**
+ * A held subject to release from. A probe (`probe` set) takes one retry, and only if the round has
+ * released nothing of its host yet (a due retry going out probes the host as well). Should its
+ * subject give nothing (busy: a release consumer of another instance, or one left by a crashed
+ * instance, holds it for up to 30 s), it takes one from the host's next subject instead, in due
+ * order. Otherwise a host whose earliest subjects are blocked would not be probed, and its return
+ * not noticed, until the block ends.
+ */
+export type ReleaseStep = HeldSubject & { probe?: { fallbacks: HeldSubject[] } };
+
+/**
  * The held subjects to release now, in order: those due, oldest first; then those of hosts that
- * recovered, oldest first; then one retry of each host to probe (its earliest), as a copy whose
- * `count` is 1. The caller releases from the front until its budget is spent.
+ * recovered, oldest first; then one retry of each host to probe (its earliest not yet due), as a
+ * copy whose `count` is 1. The caller releases from the front until its budget is spent.
  */
 export function releaseOrder(
   held: readonly HeldSubject[],
   nowMs: number,
   recovered: ReadonlySet<string>,
   probe: ReadonlySet<string> = new Set(),
-): HeldSubject[] {
+): ReleaseStep[] {
   const nowSec = Math.floor(nowMs / 1000);
   const byDue = (a: HeldSubject, b: HeldSubject) => a.dueAtSec - b.dueAtSec;
   const due = held.filter((h) => h.dueAtSec <= nowSec).sort(byDue);
   const notDue = held.filter((h) => h.dueAtSec > nowSec).sort(byDue);
   const early = notDue.filter((h) => recovered.has(h.hostKey));
-  const probes: HeldSubject[] = [];
+  const probes: ReleaseStep[] = [];
   for (const key of probe) {
-    if (recovered.has(key) || due.some((h) => h.hostKey === key)) continue;
-    const first = notDue.find((h) => h.hostKey === key);
-    if (first) probes.push({ ...first, count: 1 });
+    if (recovered.has(key)) continue;
+    const step = probeStep(notDue.filter((h) => h.hostKey === key));
+    if (step) probes.push(step);
   }
   return [...due, ...early, ...probes];
+}
+
+/** The probe to try when `step`'s subject gave nothing: the host's next held subject, if any. */
+export function nextProbe(step: ReleaseStep): ReleaseStep | undefined {
+  return step.probe && probeStep(step.probe.fallbacks);
+}
+
+function probeStep([first, ...rest]: readonly HeldSubject[]): ReleaseStep | undefined {
+  return first && { ...first, count: 1, probe: { fallbacks: rest } };
 }
 
 /**

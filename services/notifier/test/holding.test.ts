@@ -6,6 +6,7 @@ import {
   HostHealth,
   heldDueAtSec,
   hostKeyOf,
+  nextProbe,
   PARK_MAX_MS,
   releaseOrder,
   shouldHold,
@@ -73,6 +74,20 @@ describe('releasing held retries', () => {
       'c@1020×3',
       'a@1004×1',
     ]);
+  });
+
+  it('probes a host with due retries too, falling back on its later subjects, one retry each', () => {
+    const subjects = [held('a', 1_010, 7), held('a', 1_004, 5), held('b', 1_020, 3), held('a', 1_030, 2)];
+    const order = releaseOrder([...subjects, held('a', 999, 4)], now, new Set(), new Set(['a']));
+    // The due subject first; the probe is for the round to skip should that one release something.
+    expect(order.map((h) => `${h.hostKey}@${h.dueAtSec}×${h.count}${h.probe ? ' probe' : ''}`)).toEqual([
+      'a@999×4',
+      'a@1004×1 probe',
+    ]);
+    const tried: string[] = [];
+    for (let step = order[1]; step; step = nextProbe(step)) tried.push(`${step.dueAtSec}×${step.count}`);
+    expect(tried).toEqual(['1004×1', '1010×1', '1030×1']);
+    expect(nextProbe(order[0]!)).toBeUndefined();
   });
 
   it('remembers a recovered host until it fails again or has nothing held', () => {

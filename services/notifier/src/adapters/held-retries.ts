@@ -20,7 +20,7 @@ import {
 } from '@nats-io/jetstream';
 import { headers, nanos } from '@nats-io/transport-node';
 import { ATTEMPT_DUE_HEADER, PRIOR_ATTEMPTS_HEADER, priorAttemptsOf } from '../delivery.ts';
-import { type HeldSubject, HostHealth, hostKeyOf, releaseOrder } from '../holding.ts';
+import { type HeldSubject, HostHealth, hostKeyOf, nextProbe, releaseOrder } from '../holding.ts';
 
 /** A releasing consumer left behind by a crashed instance is removed by the server after this. */
 const RELEASE_CONSUMER_IDLE_MS = 30_000;
@@ -79,7 +79,8 @@ export class HeldRetries {
 
   /**
    * One round: releases what is due, then what recovered hosts have held, then one probe per failing
-   * host whose circuit lets a request through (holding.ts). While there is more, it
+   * host whose circuit lets a request through and of which nothing went out yet (holding.ts). A
+   * subject another consumer holds gives nothing this round. While there is more, it
    * looks at the delivery consumer's backlog again every PACE_MS (for up to ROUND_MS), so a large
    * backlog goes out as fast as the deliveries are worked off, and never far ahead of them.
    */
@@ -91,16 +92,25 @@ export class HeldRetries {
     const order = releaseOrder(held, now, this.hosts.recovered, probes);
     const roundEnds = performance.now() + ROUND_MS;
     let released = 0;
+    const hostsReleased = new Set<string>();
     while (order.length > 0) {
       let budget = this.#opts.maxBacklog - (await this.#backlog());
       while (budget > 0 && order.length > 0) {
         const subject = order[0]!;
+        if (subject.probe && hostsReleased.has(subject.hostKey)) {
+          order.shift();
+          continue;
+        }
         const count = await this.#release(subject, Math.min(budget, subject.count));
+        if (count > 0) hostsReleased.add(subject.hostKey);
         budget -= count;
         released += count;
         subject.count -= count;
+        // A probe that found its subject busy or empty tries the host's next one.
+        const fallback = count === 0 ? nextProbe(subject) : undefined;
+        if (fallback) order[0] = fallback;
         // Fully released, or nothing to take (another instance has it): on to the next subject.
-        if (count === 0 || subject.count <= 0) order.shift();
+        else if (count === 0 || subject.count <= 0) order.shift();
       }
       if (order.length === 0 || performance.now() >= roundEnds) break;
       await new Promise((resolve) => setTimeout(resolve, PACE_MS));
@@ -124,13 +134,7 @@ export class HeldRetries {
     let consumerName: string;
     let pending: number;
     try {
-      const info = await this.#jsm.consumers.add(stream, {
-        filter_subject: held.subject,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        inactive_threshold: nanos(RELEASE_CONSUMER_IDLE_MS),
-        mem_storage: true,
-      });
+      const info = await this.#jsm.consumers.add(stream, releaseConsumerConfig(held.subject));
       consumerName = info.name;
       pending = info.num_pending;
     } catch (err) {
@@ -162,6 +166,22 @@ export class HeldRetries {
       await this.#jsm.consumers.delete(stream, consumerName).catch(() => undefined);
     }
   }
+}
+
+/**
+ * The short-lived consumer a release reads one held subject through. Unnamed, so a crashed
+ * instance's consumer is not reused but removed by the server once idle for `idleMs`; until then it
+ * blocks that subject (NOTIFY is a work queue), never loses it: what it fetched and did not ack stays
+ * stored.
+ */
+export function releaseConsumerConfig(subject: string, idleMs = RELEASE_CONSUMER_IDLE_MS) {
+  return {
+    filter_subject: subject,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    inactive_threshold: nanos(idleMs),
+    mem_storage: true,
+  };
 }
 
 function releaseHeaders(msg: JsMsg, dueAtSec: number) {
